@@ -1,0 +1,119 @@
+"""The paper's published numbers (Golan & El-Yaniv 2018, Tables 1-3), for comparing our runs.
+
+The tables live as long-format CSVs in ``assets/`` (``dataset,class_index,method,mean,sem,note``),
+typed from the paper so the app and tests never parse the PDF. All values are in percent exactly
+as printed (e.g. 93.5, not 0.935); divide by 100 before comparing with a raw AUROC.
+
+- ``class_index`` is the normal class (0..9 for CIFAR-10 and Fashion-MNIST, 0..19 for the CIFAR-100
+  superclasses, 0..1 for Cats-vs-Dogs) or ``"avg"`` for the printed dataset average.
+- Methods: ``raw-ocsvm``, ``cae-ocsvm``, ``deep-svdd`` (Table 1, CIFAR-10 only), ``dagmm``,
+  ``dsebm``, ``adgan``, ``geom`` (the paper's own column).
+- ``sem`` is ``None`` where the paper prints none: the OC-SVM and ADGAN columns were run once, and
+  the ``avg`` rows carry no SEM.
+- Class indices follow each dataset's standard label order. For Fashion-MNIST that is
+  0 T-shirt/top, 1 Trouser, ..., 9 Ankle boot; the paper's appendix lists the class names in a
+  different (wrong, roughly alphabetical) order, but its tables use the standard labels.
+- One cell is not cleanly legible in the source text: Table 2 (AUPR-in), Cats-vs-Dogs, class 1,
+  CAE-OC-SVM. It is stored as 40.7, which the printed average confirms; see the CSV's note.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+METRICS: tuple[str, ...] = ("auroc", "aupr_in", "aupr_out")
+
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+_FILES: dict[str, str] = {
+    "auroc": "paper_table1_auroc.csv",
+    "aupr_in": "paper_table2_aupr_in.csv",
+    "aupr_out": "paper_table3_aupr_out.csv",
+}
+
+
+@dataclass(frozen=True)
+class PaperValue:
+    """One printed cell: mean in %, and its SEM in % (None when the paper gives none)."""
+
+    mean: float
+    sem: float | None
+
+
+def _check_metric(metric: str) -> str:
+    """Fail loudly on a typo rather than silently returning no numbers."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")
+    return metric
+
+
+def _parse_class_index(value: str) -> int | str:
+    """Per-class rows become ints so callers can pass the class as a number; 'avg' stays a str."""
+    return value if value == "avg" else int(value)
+
+
+@cache
+def _load(metric: str) -> tuple[dict, ...]:
+    """Read one table once per process; rows are returned as fresh dict copies by paper_table."""
+    rows = []
+    with open(ASSETS_DIR / _FILES[metric], newline="", encoding="utf-8") as f:
+        for raw in csv.DictReader(f):
+            rows.append(
+                {
+                    "dataset": raw["dataset"],
+                    "class_index": _parse_class_index(raw["class_index"]),
+                    "method": raw["method"],
+                    "mean": float(raw["mean"]),
+                    "sem": float(raw["sem"]) if raw["sem"] else None,
+                    "note": raw.get("note") or "",
+                }
+            )
+    return tuple(rows)
+
+
+@cache
+def _index(metric: str) -> dict[tuple[str, int | str, str], PaperValue]:
+    """(dataset, class_index, method) -> value, for O(1) lookups from the UI."""
+    return {
+        (r["dataset"], r["class_index"], r["method"]): PaperValue(r["mean"], r["sem"])
+        for r in _load(metric)
+    }
+
+
+def paper_table(metric: str = "auroc") -> list[dict]:
+    """All rows of one table, parsed (class_index int or 'avg', mean float, sem float or None).
+
+    Returns copies, so callers may mutate them without corrupting the cache.
+    """
+    return [dict(r) for r in _load(_check_metric(metric))]
+
+
+def paper_value(
+    dataset: str,
+    class_index: int | str,
+    metric: str = "auroc",
+    method: str = "geom",
+) -> PaperValue | None:
+    """The paper's number for one (dataset, normal class, method), in %; None where it has none.
+
+    None covers datasets the tables do not include (e.g. mnist), methods absent for a dataset
+    (deep-svdd outside CIFAR-10) and out-of-range classes. ``class_index`` may be an int, a
+    digit string, or ``"avg"`` for the dataset average.
+    """
+    _check_metric(metric)
+    if isinstance(class_index, str) and class_index != "avg":
+        if not class_index.isdigit():
+            return None
+        class_index = int(class_index)
+    return _index(metric).get((dataset, class_index, method))
+
+
+def paper_datasets() -> tuple[str, ...]:
+    """Registry names of the datasets the paper reports, in table order."""
+    seen: dict[str, None] = {}
+    for r in _load("auroc"):
+        seen.setdefault(r["dataset"], None)
+    return tuple(seen)
