@@ -1,0 +1,73 @@
+"""Detection metrics of the paper's protocol: normal is the positive class for AUROC and AUPR-in.
+
+Scores follow GEOM's convention, higher = more normal. AUPR-out treats anomalies as positive, so it
+ranks by the negated score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+
+def _check(is_normal: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(is_normal).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"{y.size} labels but {s.size} scores")
+    if y.all() or not y.any():
+        raise ValueError("AUROC needs both normal and anomalous images in the evaluation set")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or infinity")
+    return y, s
+
+
+def detection_metrics(is_normal: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """AUROC, AUPR-in and AUPR-out as fractions in [0, 1]."""
+    y, s = _check(is_normal, scores)
+    return {
+        "auroc": float(roc_auc_score(y, s)),
+        "aupr_in": float(average_precision_score(y, s)),
+        "aupr_out": float(average_precision_score(~y, -s)),
+    }
+
+
+@dataclass(frozen=True)
+class Curves:
+    """ROC (fpr, tpr, thresholds) and PR-in (precision, recall, thresholds) curves."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+    roc_thresholds: np.ndarray
+    precision: np.ndarray
+    recall: np.ndarray
+    pr_thresholds: np.ndarray
+
+
+def detection_curves(is_normal: np.ndarray, scores: np.ndarray) -> Curves:
+    """The curves behind AUROC and AUPR-in, normal = positive."""
+    y, s = _check(is_normal, scores)
+    fpr, tpr, roc_t = roc_curve(y, s)
+    precision, recall, pr_t = precision_recall_curve(y, s)
+    return Curves(fpr, tpr, roc_t, precision, recall, pr_t)
+
+
+def rates_at_threshold(is_normal: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """TPR / FPR when images scoring >= threshold are called normal."""
+    y, s = _check(is_normal, scores)
+    called_normal = s >= threshold
+    return {
+        "tpr": float(called_normal[y].mean()),
+        "fpr": float(called_normal[~y].mean()),
+    }
+
+
+def mean_sem(values: list[float] | np.ndarray) -> tuple[float, float]:
+    """Mean and standard error of the mean (ddof=1); SEM is 0 for a single run."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("mean_sem of no values")
+    sem = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+    return float(v.mean()), sem

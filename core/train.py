@@ -1,0 +1,146 @@
+"""Self-labelled training: teach a WRN which transform was applied to a normal image.
+
+The self-labelled set {(T_j(x), j)} has |S|*k images (4.4 GB for one CIFAR class at k=72), so it is
+never built. Each epoch shuffles the |S|*k (image, transform) pairs, and each batch gathers its
+images and transforms them on the device: the same sequence of examples as the authors' shuffled
+materialised set, for the memory of the raw images alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+
+from core.config import GeomConfig
+from core.wrn import WideResNet
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What a progress display needs after some steps (loss is the mean since the last report)."""
+
+    step: int
+    total_steps: int
+    loss: float
+    accuracy: float
+    elapsed_s: float
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total_steps
+
+
+ProgressFn = Callable[[TrainProgress], None]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` is the GPU when there is one, else the CPU; asking for a missing GPU is an error."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
+    return dev
+
+
+def cpu_has_bf16_matmul() -> bool:
+    """True when oneDNN has native bf16 kernels here (AVX512-BF16 or AMX), where bf16 is faster."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for plain fp32."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise ValueError(f"unknown precision {precision!r}; choose auto, bf16 or fp32")
+    if device.type == "cuda":
+        return torch.bfloat16
+    return torch.bfloat16 if cpu_has_bf16_matmul() else None
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+
+
+def memory_format(device: torch.device, dtype: torch.dtype | None) -> torch.memory_format:
+    """channels_last pays off with bf16 convs (GPU tensor cores, oneDNN on the CPU), not with fp32 on CPU."""
+    return torch.channels_last if (device.type == "cuda" or dtype is not None) else torch.contiguous_format
+
+
+def build_model(config: GeomConfig) -> WideResNet:
+    return WideResNet(config.depth, config.width, config.num_transforms, config.in_channels, config.image_size)
+
+
+def pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(image index, transform label) batches: epochs of shuffled pairs, cut at ``steps`` batches."""
+    done = 0
+    while True:
+        perm = torch.randperm(n_images * k, generator=generator)
+        for start in range(0, perm.numel() - batch_size + 1, batch_size):
+            pairs = perm[start:start + batch_size]
+            yield pairs // k, pairs % k
+            done += 1
+            if done == steps:
+                return
+        if perm.numel() < batch_size:  # fewer pairs than one batch: take them all each step
+            yield perm // k, perm % k
+            done += 1
+            if done == steps:
+                return
+
+
+def train_classifier(
+    x: torch.Tensor,
+    config: GeomConfig,
+    device: torch.device,
+    progress: ProgressFn | None = None,
+    report_every: int | None = None,
+) -> WideResNet:
+    """Train the transform classifier on normal images ``x`` (N, C, H, W) in [-1, 1]."""
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    tset = config.transform_set()
+    k = len(tset)
+    dtype = resolve_precision(config.precision, device)
+    fmt = memory_format(device, dtype)
+    model = build_model(config).to(device=device, memory_format=fmt)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    x = x.to(device)
+    total = config.total_steps(len(x))
+    report_every = report_every or max(1, total // 100)
+    model.train()
+    start = time.perf_counter()
+    loss_sum = torch.zeros((), device=device)
+    correct_sum = torch.zeros((), device=device)
+    seen = 0
+    for step, (img_idx, labels) in enumerate(pair_batches(len(x), k, config.batch_size, total, generator), 1):
+        labels = labels.to(device, non_blocking=True)
+        batch = tset.apply(x[img_idx.to(device, non_blocking=True)], labels).contiguous(memory_format=fmt)
+        with autocast_context(device, dtype):
+            logits = model(batch)
+        loss = F.cross_entropy(logits.float(), labels)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if progress is not None:
+            loss_sum += loss.detach() * len(labels)
+            correct_sum += (logits.detach().argmax(1) == labels).sum()
+            seen += len(labels)
+            if step % report_every == 0 or step == total:
+                progress(TrainProgress(step, total, float(loss_sum) / seen, float(correct_sum) / seen, time.perf_counter() - start))
+                loss_sum.zero_()
+                correct_sum.zero_()
+                seen = 0
+    model.eval()
+    return model

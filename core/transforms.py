@@ -1,0 +1,202 @@
+"""The geometric transforms whose recognition GEOM learns.
+
+A transform is a tuple ``(flip, shift_rows, shift_cols, rot)`` applied in that order: horizontal
+flip, then translation with half-sample-symmetric reflection of the exposed pixels, then rotation by
+``rot * 90`` degrees counter-clockwise. Output pixel ``[r, c] = input[r + shift_rows, c + shift_cols]``
+(a positive shift moves the content up / left), exactly as the authors' Keras code did.
+
+Every such transform only moves pixels, so each one is a fixed permutation-with-repeats of the H*W
+pixel positions. We precompute that source index map once per image size; applying any mix of
+transforms to a batch is then a single ``gather`` on whatever device the batch lives on, which
+keeps the self-labelled training set virtual (it is never materialised).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, NamedTuple, Sequence
+
+import numpy as np
+import torch
+
+
+class Transform(NamedTuple):
+    """One geometric transform; see the module docstring for the convention."""
+
+    flip: bool
+    shift_rows: int
+    shift_cols: int
+    rot: int
+
+    @property
+    def name(self) -> str:
+        """A short label for plot axes, naming where the content moves (e.g. ``flip up8 rot90``)."""
+        parts = []
+        if self.flip:
+            parts.append("flip")
+        if self.shift_rows:
+            parts.append(f"{'up' if self.shift_rows > 0 else 'down'}{abs(self.shift_rows)}")
+        if self.shift_cols:
+            parts.append(f"{'left' if self.shift_cols > 0 else 'right'}{abs(self.shift_cols)}")
+        if self.rot % 4:
+            parts.append(f"rot{90 * (self.rot % 4)}")
+        return " ".join(parts) or "id"
+
+
+def paper_shift(image_size: int) -> int:
+    """The paper's translation: a quarter of the side (8 px at 32x32, 16 px at 64x64)."""
+    return image_size // 4
+
+
+def symmetric_index(positions: np.ndarray, size: int) -> np.ndarray:
+    """Map out-of-range positions back inside by half-sample-symmetric reflection.
+
+    This is numpy.pad(mode='symmetric') / scipy.ndimage mode='reflect': the edge pixel is repeated
+    (..., 1, 0, 0, 1, ...), unlike torch's 'reflect' padding which skips it.
+    """
+    period = 2 * size
+    p = np.mod(positions, period)
+    return np.where(p < size, p, period - 1 - p)
+
+
+def apply_numpy(image: np.ndarray, t: Transform) -> np.ndarray:
+    """Apply one transform to an (H, W, ...) array; the readable definition the fast path must match."""
+    h, w = image.shape[:2]
+    out = image[:, ::-1] if t.flip else image
+    rows = symmetric_index(np.arange(h) + t.shift_rows, h)
+    cols = symmetric_index(np.arange(w) + t.shift_cols, w)
+    out = out[rows][:, cols]
+    return np.rot90(out, t.rot % 4, axes=(0, 1))
+
+
+@dataclass(frozen=True)
+class TransformSet:
+    """An ordered list of transforms; a transform's position is its class label."""
+
+    transforms: tuple[Transform, ...]
+    name: str = "custom"
+
+    def __post_init__(self) -> None:
+        if not self.transforms:
+            raise ValueError("a TransformSet needs at least one transform")
+        if len(set(self.transforms)) != len(self.transforms):
+            raise ValueError("a TransformSet cannot contain the same transform twice")
+
+    # ----- named sets -------------------------------------------------------------------------
+    @classmethod
+    def paper(cls, image_size: int = 32) -> "TransformSet":
+        """The 72 transforms in the authors' index order: 36*flip + 12*i + 4*j + k, identity first."""
+        s = paper_shift(image_size)
+        shifts = (0, -s, s)
+        return cls(
+            tuple(
+                Transform(bool(f), di, dj, k)
+                for f in (0, 1)
+                for di in shifts
+                for dj in shifts
+                for k in range(4)
+            ),
+            name="paper72",
+        )
+
+    @classmethod
+    def flip(cls) -> "TransformSet":
+        """Identity and horizontal flip (the paper's Section 6 flip ablation)."""
+        return cls((Transform(False, 0, 0, 0), Transform(True, 0, 0, 0)), name="flip")
+
+    @classmethod
+    def translate(cls, pixels: int = 7) -> "TransformSet":
+        """Identity and a horizontal translation by ``pixels`` (Section 6 uses 7 px on MNIST)."""
+        return cls((Transform(False, 0, 0, 0), Transform(False, 0, pixels, 0)), name=f"translate{pixels}")
+
+    @classmethod
+    def rotations(cls) -> "TransformSet":
+        """The four rotations by multiples of 90 degrees."""
+        return cls(tuple(Transform(False, 0, 0, k) for k in range(4)), name="rot4")
+
+    @classmethod
+    def flip_rotations(cls) -> "TransformSet":
+        """Flip x 4 rotations (8): the set behind the paper's Figure 1 gradient-ascent demo."""
+        return cls(
+            tuple(Transform(bool(f), 0, 0, k) for f in (0, 1) for k in range(4)), name="flip_rot8"
+        )
+
+    @classmethod
+    def custom(cls, transforms: Iterable[Sequence[int]], name: str = "custom") -> "TransformSet":
+        """Any list of (flip, shift_rows, shift_cols, rot) tuples."""
+        return cls(tuple(Transform(bool(f), int(r), int(c), int(k) % 4) for f, r, c, k in transforms), name)
+
+    @classmethod
+    def by_name(cls, name: str, image_size: int = 32) -> "TransformSet":
+        """Look a set up by the name used in configs and on the command line."""
+        if name == "paper72":
+            return cls.paper(image_size)
+        if name == "flip":
+            return cls.flip()
+        if name == "rot4":
+            return cls.rotations()
+        if name == "flip_rot8":
+            return cls.flip_rotations()
+        if name.startswith("translate") and name[len("translate"):].isdigit():
+            return cls.translate(int(name[len("translate"):]))
+        raise ValueError(
+            f"unknown transform set {name!r}; choose one of {', '.join(TRANSFORM_SET_NAMES)} "
+            "(translateN for any N pixels)"
+        )
+
+    # ----- use ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.transforms)
+
+    def __getitem__(self, i: int) -> Transform:
+        return self.transforms[i]
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.transforms]
+
+    def as_lists(self) -> list[list[int]]:
+        """A JSON-friendly form, stored in configs and checkpoints."""
+        return [[int(t.flip), t.shift_rows, t.shift_cols, t.rot] for t in self.transforms]
+
+    def index_maps(self, height: int, width: int, device: torch.device | str = "cpu") -> torch.Tensor:
+        """(k, H*W) source pixel index of every output pixel, for each transform."""
+        return _index_maps(self.transforms, height, width).to(device)
+
+    def apply(self, x: torch.Tensor, labels: torch.Tensor | int) -> torch.Tensor:
+        """Apply transform ``labels[n]`` to image ``x[n]`` of an (N, C, H, W) batch, on x's device.
+
+        Rotations by 90/270 degrees swap H and W, so non-square images are only supported by sets
+        without odd rotations.
+        """
+        n, c, h, w = x.shape
+        maps = self.index_maps(h, w, x.device)
+        if isinstance(labels, int):
+            labels = torch.full((n,), labels, dtype=torch.long, device=x.device)
+        idx = maps[labels.to(x.device)]  # (N, H*W)
+        flat = x.reshape(n, c, h * w)
+        out = torch.gather(flat, 2, idx.unsqueeze(1).expand(n, c, h * w))
+        return out.reshape(n, c, h, w)
+
+    def apply_all(self, x: torch.Tensor) -> torch.Tensor:
+        """Every transform of every image: (N, C, H, W) -> (N * k, C, H, W), image-major.
+
+        Row ``n * k + t`` is transform t of image n, so ``.view(N, k, ...)`` recovers the pairs.
+        """
+        n, c, h, w = x.shape
+        k = len(self)
+        maps = self.index_maps(h, w, x.device)  # (k, HW)
+        flat = x.reshape(n, 1, c, h * w).expand(n, k, c, h * w)
+        idx = maps.view(1, k, 1, h * w).expand(n, k, c, h * w)
+        return torch.gather(flat, 3, idx).reshape(n * k, c, h, w)
+
+
+TRANSFORM_SET_NAMES: tuple[str, ...] = ("paper72", "flip", "translateN", "rot4", "flip_rot8")
+
+
+@lru_cache(maxsize=64)
+def _index_maps(transforms: tuple[Transform, ...], height: int, width: int) -> torch.Tensor:
+    grid = np.arange(height * width).reshape(height, width)
+    maps = [np.ascontiguousarray(apply_numpy(grid, t)).reshape(-1) for t in transforms]
+    return torch.from_numpy(np.stack(maps)).long()

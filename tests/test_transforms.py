@@ -1,0 +1,82 @@
+"""The transforms must match the authors' definition pixel for pixel: padding, order and index."""
+
+import numpy as np
+import pytest
+import torch
+
+from core.transforms import Transform, TransformSet, apply_numpy, symmetric_index
+
+
+def reference_transform(img: np.ndarray, flip: bool, di: int, dj: int, k: int) -> np.ndarray:
+    """Slow per-image reference built only from numpy.pad, written independently of the module."""
+    out = np.fliplr(img) if flip else img
+    h, w = out.shape[:2]
+    pad = max(abs(di), abs(dj))
+    padded = np.pad(out, ((pad, pad), (pad, pad)) + ((0, 0),) * (out.ndim - 2), mode="symmetric")
+    out = padded[pad + di: pad + di + h, pad + dj: pad + dj + w]
+    return np.rot90(out, k)
+
+
+def test_padding_is_half_sample_symmetric():
+    row = np.arange(5)
+    idx = symmetric_index(np.arange(-3, 8), 5)
+    assert row[idx].tolist() == np.pad(row, 3, mode="symmetric").tolist()
+    # torch's 'reflect' padding skips the edge pixel: ours must not.
+    assert row[idx].tolist()[:4] == [2, 1, 0, 0]
+
+
+def test_shift_moves_content_up_and_left():
+    img = np.arange(16).reshape(4, 4)
+    up = apply_numpy(img, Transform(False, 1, 0, 0))
+    assert up[0].tolist() == img[1].tolist()  # output[r] = input[r + 1]
+    left = apply_numpy(img, Transform(False, 0, 1, 0))
+    assert left[:, 0].tolist() == img[:, 1].tolist()
+
+
+def test_paper_index_order():
+    ts = TransformSet.paper(32)
+    assert len(ts) == 72
+    assert ts[0] == Transform(False, 0, 0, 0)
+    for f in (0, 1):
+        for i, di in enumerate((0, -8, 8)):
+            for j, dj in enumerate((0, -8, 8)):
+                for k in range(4):
+                    assert ts[36 * f + 12 * i + 4 * j + k] == Transform(bool(f), di, dj, k)
+    assert TransformSet.paper(64)[4] == Transform(False, 0, -16, 0)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_batched_apply_matches_numpy_reference(channels):
+    rng = np.random.default_rng(0)
+    imgs = rng.normal(size=(5, 32, 32, channels)).astype(np.float32)
+    ts = TransformSet.paper(32)
+    x = torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous()
+    all_t = ts.apply_all(x).view(5, 72, channels, 32, 32)
+    labels = torch.from_numpy(rng.integers(0, 72, size=5))
+    one_each = ts.apply(x, labels)
+    for n in range(5):
+        for t in range(72):
+            ref = reference_transform(imgs[n], *ts[t])
+            got = all_t[n, t].permute(1, 2, 0).numpy()
+            np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(one_each[n].permute(1, 2, 0).numpy(), reference_transform(imgs[n], *ts[int(labels[n])]))
+
+
+def test_rotation_is_counter_clockwise():
+    img = np.zeros((4, 4))
+    img[0, 3] = 1  # top-right corner
+    out = apply_numpy(img, Transform(False, 0, 0, 1))
+    assert out[0, 0] == 1  # rotated 90 degrees counter-clockwise -> top-left
+
+
+def test_named_sets_and_names():
+    assert TransformSet.flip().names == ["id", "flip"]
+    assert TransformSet.translate(7)[1] == Transform(False, 0, 7, 0)
+    assert len(TransformSet.flip_rotations()) == 8
+    assert TransformSet.by_name("translate7") == TransformSet.translate(7)
+    assert Transform(True, -8, 8, 3).name == "flip down8 left8 rot270"
+    assert len(set(TransformSet.paper().names)) == 72
+    with pytest.raises(ValueError, match="unknown transform set"):
+        TransformSet.by_name("spin")
+    with pytest.raises(ValueError, match="twice"):
+        TransformSet.custom([(0, 0, 0, 0), (0, 0, 0, 4)])
