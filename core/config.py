@@ -32,7 +32,7 @@ class GeomConfig:
     # ----- scoring ------------------------------------------------------------------------------
     fit_images: int | None = None  # normal training images used for the Dirichlet fit (None = all)
     max_test_images: int | None = None  # stratified test subsample (None = the whole test set)
-    score_batch_images: int = 64  # images per scoring batch (each becomes k transformed inputs)
+    score_batch_images: int | None = None  # images per scoring batch, each k inputs (None: 8 on CPU, 256 on GPU)
     # ----- execution ----------------------------------------------------------------------------
     precision: str = "auto"  # auto (bf16 where it is faster), bf16, or fp32
     seed: int = 0

@@ -1,0 +1,143 @@
+"""The paper's one-vs-all protocol for one normal class: train, score the test set, save a run.
+
+Shared by the command line, the explorer and the notebook, so a run made anywhere opens anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from core.config import GeomConfig, preset_config
+from core.data import ImageDataset, load_dataset, parse_class
+from core.detector import SCORE_METHODS, GeomDetector, ScoreProgressFn
+from core.metrics import detection_metrics
+from core.paper_tables import paper_value
+from core.runs import RunInfo, results_root, run_dir, write_run
+from core.train import ProgressFn, resolve_precision
+
+StageFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything that identifies one one-vs-all run."""
+
+    dataset: str
+    normal_class: int | str
+    preset: str = "quick"
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+    out: str | None = None
+    overrides: tuple[tuple[str, Any], ...] = ()  # extra GeomConfig fields, e.g. (("steps", 100),)
+
+
+def test_subset(y_test: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """Indices of the test images to score: all, or a class-stratified sample of ``limit``."""
+    n = len(y_test)
+    if limit is None or limit >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in np.unique(y_test):
+        members = np.flatnonzero(y_test == c)
+        take = max(1, round(limit * len(members) / n))
+        picked.append(rng.choice(members, min(take, len(members)), replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def config_for(request: RunRequest, data: ImageDataset) -> GeomConfig:
+    cfg = preset_config(request.preset, data.image_size, data.channels, seed=request.seed)
+    return replace(cfg, **dict(request.overrides)) if request.overrides else cfg
+
+
+def run_name(request: RunRequest) -> str:
+    tag = "".join(f"-{k}{v}" for k, v in request.overrides)
+    return f"{request.preset}{tag}-seed{request.seed}"
+
+
+def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
+                  score_progress: ScoreProgressFn | None = None, stage: StageFn | None = None) -> RunInfo:
+    """Train on the normal class's training images, score the (whole) test set, write the run."""
+    say = stage or (lambda _msg: None)
+    say("loading data")
+    data = load_dataset(request.dataset, request.data_dir)
+    cls = parse_class(data, request.normal_class)
+    config = config_for(request, data)
+    detector = GeomDetector(config, request.device)
+    x_normal = data.x_train[data.y_train == cls]
+    start = time.perf_counter()
+    say(f"training on {len(x_normal)} images of {data.class_label(cls)}")
+    detector.fit(x_normal, progress=progress)
+    train_s = time.perf_counter() - start
+    index = test_subset(data.y_test, config.max_test_images, config.seed)
+    is_normal = data.y_test[index] == cls
+    say(f"scoring {len(index)} test images x {len(detector.transforms)} transforms")
+    summary = detector.summarise(data.x_test[index], is_normal, score_progress)
+    score_s = time.perf_counter() - start - train_s
+    metrics = {m: detection_metrics(is_normal, getattr(summary, m)) for m in SCORE_METHODS}
+    meta = {
+        "method": "geom",
+        "dataset": data.name,
+        "normal_class": cls,
+        "class_name": data.class_names[cls],
+        "class_label": data.class_label(cls),
+        "class_names": list(data.class_names),
+        "preset": request.preset,
+        "seed": request.seed,
+        "config": config.to_dict(),
+        "device": str(detector.device),
+        "precision": str(resolve_precision(config.precision, detector.device) or "fp32").replace("torch.", ""),
+        "n_train": int(len(x_normal)),
+        "n_test": int(len(index)),
+        "train_seconds": round(train_s, 2),
+        "score_seconds": round(score_s, 2),
+        "seconds": round(train_s + score_s, 2),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+    scores = {
+        "test_index": index,
+        "labels": data.y_test[index],
+        "is_normal": is_normal,
+        "dirichlet": summary.dirichlet,
+        "simple": summary.simple,
+        "correct_prob": summary.correct_prob.astype(np.float16),
+        "mean_softmax_normal": summary.mean_softmax_normal,
+        "mean_softmax_anomalous": summary.mean_softmax_anomalous,
+    }
+    path = run_dir(results_root(request.out), "geom", data.name, cls, run_name(request))
+    say(f"saving to {path}")
+    return write_run(path, meta, metrics, scores, detector.save)
+
+
+def result_line(run: RunInfo, method: str = "dirichlet") -> dict[str, Any]:
+    """The one-line JSON summary the CLI prints last, with the paper's number beside ours."""
+    m, metrics = run.meta, run.metrics[method]
+    paper = paper_value(m["dataset"], m["normal_class"], "auroc")
+    return {
+        "dataset": m["dataset"],
+        "normal_class": m["normal_class"],
+        "class_name": m["class_name"],
+        "preset": m["preset"],
+        "seed": m["seed"],
+        "score": method,
+        "auroc": round(metrics["auroc"], 4),
+        "aupr_in": round(metrics["aupr_in"], 4),
+        "aupr_out": round(metrics["aupr_out"], 4),
+        "paper_auroc": None if paper is None else paper.mean / 100,
+        "seconds": m["seconds"],
+        "run_dir": str(run.path),
+    }
+
+
+def load_detector(run: RunInfo, device: str = "auto") -> GeomDetector:
+    return GeomDetector.load(Path(run.model_path), device)
