@@ -1,0 +1,34 @@
+"""GEOM Explorer: ``streamlit run explorer/app.py``.
+
+Wires the pages in the top-level pages/ folder with st.navigation, and puts the repository root on
+sys.path so ``core`` imports without the user setting PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from explorer.sidebar import show_sidebar  # noqa: E402
+
+PAGES = {
+    "GEOM": [
+        st.Page(str(ROOT / "pages" / "home.py"), title="Home", icon="🏠", default=True),
+    ],
+    "Inspect a model": [
+        st.Page(str(ROOT / "pages" / "scores.py"), title="Scores", icon="📈"),
+        st.Page(str(ROOT / "pages" / "transforms.py"), title="Transforms", icon="🔄"),
+        st.Page(str(ROOT / "pages" / "upload.py"), title="Score your image", icon="🖼️"),
+    ],
+}
+
+st.set_page_config(page_title="GEOM Explorer", page_icon="🔍", layout="wide")
+navigation = st.navigation(PAGES)
+show_sidebar()
+navigation.run()
