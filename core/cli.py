@@ -7,6 +7,7 @@ in their own modules add a verb without touching the parser of the others.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 from typing import Callable
@@ -119,7 +120,13 @@ def summary_line(lines: list[dict]) -> dict:
     }
 
 
+# Modules that register further subcommands with @command when imported.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
+    for module in COMMAND_MODULES:
+        importlib.import_module(module)
     parser = argparse.ArgumentParser(prog="python -m core", description="GEOM anomaly detection (Golan & El-Yaniv, 2018)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_args, handler) in COMMANDS.items():
