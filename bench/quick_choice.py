@@ -4,7 +4,7 @@ For each class and training length it trains once, scores the WHOLE test set und
 transforms, and then evaluates cheaper scoring choices on the same softmax tensor: fewer images for
 the Dirichlet fit, and fewer transforms at test time. Prints one row per (class, setting).
 
-    GEOM_DATA_DIR=../shared/data python bench/quick_choice.py --classes 0 4 6 --steps 1000 2000
+    GEOM_DATA_DIR=../shared/data python -m bench.quick_choice --classes 0 4 6 --steps 1000 2000
 """
 
 from __future__ import annotations

@@ -100,6 +100,18 @@ def pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: 
                 return
 
 
+def optimise_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, batch: torch.Tensor,
+                  labels: torch.Tensor, dtype: torch.dtype | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward, backward and update on a ready batch; returns (loss, logits), both detached-ready."""
+    with autocast_context(batch.device, dtype):
+        logits = model(batch)
+    loss = F.cross_entropy(logits.float(), labels)
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+    return loss, logits
+
+
 def train_classifier(
     x: torch.Tensor,
     config: GeomConfig,
@@ -127,12 +139,7 @@ def train_classifier(
     for step, (img_idx, labels) in enumerate(pair_batches(len(x), k, config.batch_size, total, generator), 1):
         labels = labels.to(device, non_blocking=True)
         batch = tset.apply(x[img_idx.to(device, non_blocking=True)], labels).contiguous(memory_format=fmt)
-        with autocast_context(device, dtype):
-            logits = model(batch)
-        loss = F.cross_entropy(logits.float(), labels)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
+        loss, logits = optimise_step(model, optimiser, batch, labels, dtype)
         if progress is not None:
             loss_sum += loss.detach() * len(labels)
             correct_sum += (logits.detach().argmax(1) == labels).sum()

@@ -1,0 +1,117 @@
+"""Overhead of GEOM's virtual self-labelled set: the real training step and scoring pass against
+the bare model on a ready-made batch.
+
+Training: sample (image, transform) pairs, gather-transform on the device, forward, backward,
+update -- versus forward, backward, update on one fixed, already transformed batch.
+Scoring: GeomDetector.softmax_matrix (transform every image k ways, forward, softmax, copy back)
+-- versus the model's forward on a fixed batch of the same size. Prints both ratios (target >= 0.9).
+
+    python -m bench.overhead [--device auto] [--width 1] [--steps 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from core.config import preset_config
+from core.detector import GeomDetector
+from core.train import (
+    autocast_context,
+    build_model,
+    memory_format,
+    optimise_step,
+    pair_batches,
+    resolve_device,
+    resolve_precision,
+)
+
+
+def timed(fn, repeats: int, device: torch.device) -> float:
+    """Seconds per call after two warm-up calls (oneDNN / cuDNN plan on first use)."""
+    for _ in range(2):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--width", type=int, default=1)
+    ap.add_argument("--channels", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    cfg = preset_config("quick", 32, args.channels, width=args.width)
+    dtype = resolve_precision(cfg.precision, device)
+    fmt = memory_format(device, dtype)
+    tset = cfg.transform_set()
+    k = len(tset)
+    x = (torch.rand(6000, args.channels, 32, 32) * 2 - 1).to(device)
+    model = build_model(cfg).to(device, memory_format=fmt)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    batches = pair_batches(len(x), k, cfg.batch_size, 10 ** 9, torch.Generator().manual_seed(0))
+
+    def real_step() -> None:
+        idx, labels = next(batches)
+        labels = labels.to(device)
+        batch = tset.apply(x[idx.to(device)], labels).contiguous(memory_format=fmt)
+        optimise_step(model, opt, batch, labels, dtype)
+
+    fixed_idx, fixed_labels = next(batches)
+    fixed_labels = fixed_labels.to(device)
+    fixed_batch = tset.apply(x[fixed_idx.to(device)], fixed_labels).contiguous(memory_format=fmt)
+
+    def bare_step() -> None:
+        optimise_step(model, opt, fixed_batch, fixed_labels, dtype)
+
+    # Interleave the two measurements so machine noise hits both alike.
+    real_s = min(timed(real_step, args.steps, device) for _ in range(3))
+    bare_s = min(timed(bare_step, args.steps, device) for _ in range(3))
+
+    det = GeomDetector(cfg, device)
+    det.model = model.eval()
+    n_images = det.config.score_batch_images or (256 if device.type == "cuda" else 8)
+    n_images *= 4
+    images = x[:n_images]
+    inputs = tset.apply_all(images).contiguous(memory_format=fmt)
+
+    def real_score() -> None:
+        det.softmax_matrix(images)
+
+    def bare_score() -> None:
+        with torch.inference_mode(), autocast_context(device, dtype):
+            model(inputs)
+
+    real_i = min(timed(real_score, max(3, args.steps // 8), device) for _ in range(3))
+    bare_i = min(timed(bare_score, max(3, args.steps // 8), device) for _ in range(3))
+    result = {
+        "device": str(device),
+        "precision": str(dtype or "fp32").replace("torch.", ""),
+        "width": args.width,
+        "train_images_per_s": round(cfg.batch_size / real_s),
+        "bare_train_images_per_s": round(cfg.batch_size / bare_s),
+        "train_ratio": round(bare_s / real_s, 3),
+        "score_inputs_per_s": round(n_images * k / real_i),
+        "bare_inference_inputs_per_s": round(n_images * k / bare_i),
+        "score_ratio": round(bare_i / real_i, 3),
+    }
+    print(f"training step: {result['train_ratio']:.3f} of bare forward+backward+update "
+          f"({result['train_images_per_s']} vs {result['bare_train_images_per_s']} images/s)")
+    print(f"scoring:       {result['score_ratio']:.3f} of bare inference "
+          f"({result['score_inputs_per_s']} vs {result['bare_inference_inputs_per_s']} transformed images/s)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
