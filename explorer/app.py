@@ -17,14 +17,16 @@ import streamlit as st  # noqa: E402
 
 from explorer.sidebar import show_sidebar  # noqa: E402
 
+# Material icons ship with Streamlit, so they render everywhere (emoji need a colour-emoji font,
+# which headless and minimal Linux browsers lack).
 PAGES = {
     "GEOM": [
-        st.Page(str(ROOT / "pages" / "home.py"), title="Home", icon="🏠", default=True),
+        st.Page(str(ROOT / "pages" / "home.py"), title="Home", icon=":material/home:", default=True),
     ],
     "Inspect a model": [
-        st.Page(str(ROOT / "pages" / "scores.py"), title="Scores", icon="📈"),
-        st.Page(str(ROOT / "pages" / "transforms.py"), title="Transforms", icon="🔄"),
-        st.Page(str(ROOT / "pages" / "upload.py"), title="Score your image", icon="🖼️"),
+        st.Page(str(ROOT / "pages" / "scores.py"), title="Scores", icon=":material/show_chart:"),
+        st.Page(str(ROOT / "pages" / "transforms.py"), title="Transforms", icon=":material/grid_on:"),
+        st.Page(str(ROOT / "pages" / "upload.py"), title="Score your image", icon=":material/upload_file:"),
     ],
 }
 

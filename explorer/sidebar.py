@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core.config import PRESETS
-from core.data import DATASETS, DataError
+from core.data import DATASETS, DataError, load_dataset
 from core.experiment import RunRequest, run_one_class
 from core.train import TrainProgress
 from explorer import state
@@ -13,10 +13,25 @@ from explorer import state
 PRESET_HELP = "paper: the paper's WRN-10-4, 3 epochs (GPU). quick: a few minutes on a CPU. tiny: seconds, a rough model."
 
 
+def _loads(name: str) -> bool:
+    """Whether a dataset is on this machine (a run trained elsewhere may use one that is not).
+
+    download=False: a missing set fails at once instead of attempting a download on every rerun.
+    """
+    try:
+        load_dataset(name, state.data_dir(), download=False)
+    except DataError:
+        return False
+    return True
+
+
 def train_panel() -> None:
     """Dataset / class / preset / seed / device and a Train button with a live progress bar."""
     st.sidebar.subheader("Train a detector")
-    name = st.sidebar.selectbox("Dataset", DATASETS, index=DATASETS.index("digits"),
+    # Start from the chosen run's setting, so the panel never contradicts the run shown above it.
+    run = state.current_run()
+    meta = run.meta if run is not None and run.meta.get("dataset") in DATASETS and _loads(run.meta["dataset"]) else {}
+    name = st.sidebar.selectbox("Dataset", DATASETS, index=DATASETS.index(meta.get("dataset", "digits")),
                                 help="digits works offline; the others need GEOM_DATA_DIR or a download")
     try:
         data = state.dataset(name)
@@ -24,8 +39,12 @@ def train_panel() -> None:
         st.sidebar.error(str(exc))
         return
     labels = data.class_labels()
-    cls = st.sidebar.selectbox("Normal class", range(len(labels)), format_func=lambda i: labels[i])
-    preset = st.sidebar.selectbox("Preset", list(PRESETS), index=list(PRESETS).index("tiny"), help=PRESET_HELP)
+    run_cls = int(meta.get("normal_class", 0)) if name == meta.get("dataset") else 0
+    cls = st.sidebar.selectbox("Normal class", range(len(labels)), format_func=lambda i: labels[i],
+                               index=run_cls if run_cls < len(labels) else 0)
+    presets = list(PRESETS)
+    preset = st.sidebar.selectbox("Preset", presets, index=presets.index(meta.get("preset") if meta.get("preset") in PRESETS else "tiny"),
+                                  help=PRESET_HELP)
     seed = st.sidebar.number_input("Seed", min_value=0, value=0, step=1)
     device = st.sidebar.selectbox("Device", ["auto", "cpu", "cuda"])
     if st.sidebar.button("Train", type="primary", use_container_width=True):

@@ -15,9 +15,11 @@ import streamlit as st
 
 from core.data import ImageDataset, load_dataset
 from core.detector import GeomDetector
-from core.runs import RunInfo, find_runs, read_run, results_root
+from core.runs import RunInfo, find_runs, is_complete, read_run, results_root
 
 RUN_KEY = "geom_run_path"
+URL_PARAM = "run"  # ?run=<run folder> selects a run (see current_run)
+URL_SEEN_KEY = "geom_run_url_seen"
 
 
 def data_dir() -> str | None:
@@ -57,8 +59,39 @@ def select_run(path: Path | str) -> None:
     st.session_state[RUN_KEY] = str(path)
 
 
+def run_from_url(value: str) -> Path | None:
+    """The run folder a ``?run=`` link names, if it is a complete run inside the results folder.
+
+    Relative values are read against the results folder (short shareable links such as
+    ``?run=geom/digits/3/tiny-seed0``). Anything outside it is ignored, so a link cannot make the
+    server open arbitrary files.
+    """
+    try:
+        root = results_dir().expanduser().resolve()
+        path = (root / value).resolve()
+        return path if path.is_relative_to(root) and is_complete(path) else None
+    except (OSError, ValueError):  # e.g. a NUL byte or an over-long name in the link
+        return None
+
+
+def _apply_url_run() -> None:
+    """Select the run named by ``?run=`` once per distinct link, so later sidebar choices stick."""
+    value = st.query_params.get(URL_PARAM)
+    if not value or st.session_state.get(URL_SEEN_KEY) == value:
+        return
+    st.session_state[URL_SEEN_KEY] = value
+    path = run_from_url(value)
+    if path is not None:
+        select_run(path)
+
+
 def current_run() -> RunInfo | None:
-    """The run this browser session has chosen, or None (also when its folder has gone)."""
+    """The run this browser session has chosen, or None (also when its folder has gone).
+
+    A ``?run=<path>`` query parameter (absolute, or relative to the results folder) selects a run,
+    which makes links to a run shareable and lets a headless browser open a page with a run chosen.
+    """
+    _apply_url_run()
     path = st.session_state.get(RUN_KEY)
     if not path:
         return None

@@ -1,8 +1,89 @@
-"""Placeholder page, being built."""
+"""Scores: how well the chosen detector separates normal from anomalous test images, and where it fails.
 
+Everything here is read from the run folder (scores.npz) and the dataset's test images: nothing is
+rescored, so the page renders in well under a second once a run is trained.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
 import streamlit as st
 
+from core.data import DataError
+from core.metrics import rates_at_threshold
+from core.paper_tables import paper_value
 from explorer import state
+from explorer.figures.gallery import display_images
+from explorer.figures.scores import (auroc_per_class, per_class_auroc_figure, pr_figure, roc_figure,
+                                     score_histogram, threshold_at_tpr)
+
+SCORES = {"dirichlet": "Dirichlet (the paper's score)", "simple": "simplified (mean probability of the right transform)"}
+METRICS = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
+N_SHOWN = 9
 
 run = state.require_run()
-st.title("scores")
+meta = run.meta
+st.title(f"Scores · {meta['dataset']} · normal class {meta['class_label']}")
+method = st.radio("Normality score (higher = more normal)", list(SCORES), format_func=SCORES.get, horizontal=True)
+s = state.run_scores(run)
+is_normal, score, labels = s["is_normal"].astype(bool), s[method].astype(np.float64), s["labels"]
+names = meta["class_names"]
+
+paper = {m: paper_value(meta["dataset"], meta["normal_class"], m) for m in METRICS}
+for col, (m, label) in zip(st.columns(3), METRICS.items()):
+    ours = 100 * run.metrics[method][m]
+    ref = paper[m]
+    col.metric(label, f"{ours:.1f}", None if ref is None else f"{ours - ref.mean:+.1f} vs paper's {ref.mean:.1f}",
+               help="The paper's Table value is GEOM with the Dirichlet score, full training." if ref else
+               "The paper reports no number for this dataset.")
+st.caption(f"{len(score)} test images, {int(is_normal.sum())} normal · {meta['preset']} preset · seed {meta['seed']}")
+
+left, right = st.columns(2)
+left.plotly_chart(roc_figure(is_normal, score, None if paper["auroc"] is None else paper["auroc"].mean / 100))
+right.plotly_chart(pr_figure(is_normal, score, None if paper["aupr_in"] is None else paper["aupr_in"].mean / 100))
+
+lo, hi = float(score.min()), float(score.max())
+step = (hi - lo) / 500 or 1.0
+threshold = st.slider("Threshold: images scoring at or above it are called normal", lo, hi,
+                      value=threshold_at_tpr(is_normal, score, 0.95), step=step,
+                      format=f"%.{max(0, 2 - math.floor(math.log10(step)))}f", key=f"threshold-{method}-{run.path}",
+                      help="Starts at the score that keeps 95% of the normal test images (TPR 95%).")
+rates = rates_at_threshold(is_normal, score, threshold)
+a, b = st.columns(2)
+a.metric("TPR: normal images called normal", f"{100 * rates['tpr']:.1f}%")
+b.metric("FPR: anomalies called normal", f"{100 * rates['fpr']:.1f}%")
+
+left, right = st.columns(2)
+left.plotly_chart(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score"))
+right.plotly_chart(per_class_auroc_figure(auroc_per_class(labels, is_normal, score), names, run.metrics[method]["auroc"]))
+
+try:
+    images = state.run_dataset(run).x_test[s["test_index"]]
+except (DataError, IndexError) as exc:
+    st.warning(f"Test images unavailable, so no galleries: {exc}")
+    st.stop()
+normal_sorted = np.sort(score[is_normal])
+
+
+def gallery(title: str, idx: np.ndarray, empty: str = "") -> None:
+    """One row of up to N_SHOWN images, captioned with class and score percentile among normals."""
+    st.markdown(f"**{title}**")
+    if len(idx) == 0:
+        st.caption(empty)
+        return
+    idx = idx[:N_SHOWN]
+    pct = 100 * np.searchsorted(normal_sorted, score[idx], side="right") / len(normal_sorted)
+    st.image(display_images(images[idx]), width=96, caption=[f"{names[labels[i]]} · p{p:.0f}" for i, p in zip(idx, pct)])
+
+
+st.subheader("Test images")
+st.caption("Under each image: its true class · p = percentile of its score among the normal test images.")
+order = np.argsort(score, kind="stable")
+fp = order[~is_normal[order] & (score[order] >= threshold)][::-1]  # anomalies called normal, worst first
+fn = order[is_normal[order] & (score[order] < threshold)]  # normal images called anomalous, worst first
+gallery("Most normal test images", order[::-1])
+gallery("Most anomalous test images", order)
+gallery(f"False positives: anomalies called normal ({len(fp)})", fp, "None at this threshold.")
+gallery(f"False negatives: normal images called anomalous ({len(fn)})", fn, "None at this threshold.")

@@ -24,3 +24,84 @@ def shared_data_dir() -> Path:
     if candidate.is_dir():
         return candidate
     pytest.skip("real datasets not found: set GEOM_DATA_DIR (../shared/data is absent)")
+
+
+# ----- a tiny trained run, shared by the app, figure and browser tests --------------------------
+TINY_DATASET, TINY_CLASS = "digits", 3
+
+
+# The modules a run's numbers depend on: a cached tiny run is retrained when any of them changes.
+_RUN_MODULES = ("config", "data", "detector", "dirichlet", "experiment", "runs", "train", "transforms", "wrn")
+
+
+def _run_fingerprint() -> str:
+    """Hash of the core modules behind run_one_class and of the torch version."""
+    import hashlib
+
+    import torch
+
+    h = hashlib.sha256(torch.__version__.encode())
+    for name in _RUN_MODULES:
+        h.update(name.encode())
+        h.update((REPO_ROOT / "core" / f"{name}.py").read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _tiny_run_cache() -> Path | None:
+    """$GEOM_TINY_RUN_CACHE (``0`` = no cache) > <core.data.cache_dir()>/test-runs."""
+    from core.data import DataError, cache_dir
+
+    env = os.environ.get("GEOM_TINY_RUN_CACHE")
+    if env == "0":
+        return None
+    try:
+        return Path(env).expanduser() if env else cache_dir() / "test-runs"
+    except DataError:
+        return None
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory):
+    """RunInfo of a ``digits`` class-3 run trained with preset ``tiny``, in a fresh tmp results dir.
+
+    Training takes a minute or two on a busy 2-core CPU, so the run is kept in a cache folder
+    (see _tiny_run_cache) keyed by the source of the core modules it depends on and the torch
+    version, and copied into the tmp results dir for each session: tests may write beside it
+    without touching the cache. ``GEOM_TINY_RUN_CACHE=0`` trains afresh every session.
+    """
+    import shutil
+
+    from core.experiment import RunRequest, run_one_class
+    from core.runs import find_runs, read_run
+
+    results = tmp_path_factory.mktemp("results")
+    cache = _tiny_run_cache()
+    if cache is None:
+        return run_one_class(RunRequest(TINY_DATASET, TINY_CLASS, "tiny", 0, "cpu", None, str(results)))
+    key = cache / _run_fingerprint()
+    found = find_runs(key, method="geom", dataset=TINY_DATASET)
+    if found:
+        cached = found[0]
+    else:
+        import time
+
+        for stale in cache.glob("*") if cache.is_dir() else ():  # older code's runs, never reused again;
+            if time.time() - stale.stat().st_mtime > 3600:  # recent ones may be another session's, mid-training
+                shutil.rmtree(stale, ignore_errors=True)
+        cached = run_one_class(RunRequest(TINY_DATASET, TINY_CLASS, "tiny", 0, "cpu", None, str(key)))
+    relative = cached.path.relative_to(key)
+    shutil.copytree(cached.path, results / relative)
+    return read_run(results / relative)
+
+
+@pytest.fixture(scope="session")
+def tiny_results_dir(tiny_run) -> Path:
+    """The results folder holding ``tiny_run`` (its ``<root>`` in ``<root>/geom/digits/3/...``)."""
+    return tiny_run.path.parents[3]
+
+
+@pytest.fixture
+def tiny_results_env(tiny_results_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point GEOM_RESULTS_DIR at the tiny run's results folder for one test (the app reads it)."""
+    monkeypatch.setenv("GEOM_RESULTS_DIR", str(tiny_results_dir))
+    return tiny_results_dir

@@ -1,0 +1,146 @@
+"""Figures for reading a detector's scores: ROC, PR, score histograms, AUROC per anomalous class.
+
+Conventions follow core.metrics: scores are GEOM normality scores (higher = more normal) and the
+normal class is the positive class for AUROC and AUPR-in.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.metrics import detection_curves, detection_metrics
+
+NORMAL_COLOR = "#1f77b4"
+ANOMALY_COLOR = "#d62728"
+PAPER_COLOR = "#2ca02c"
+_MARGIN = dict(l=50, r=20, t=50, b=50)
+
+
+def threshold_at_tpr(is_normal: np.ndarray, scores: np.ndarray, tpr: float = 0.95) -> float:
+    """The highest threshold that still calls at least ``tpr`` of the normal images normal.
+
+    Images scoring >= the threshold are called normal (core.metrics.rates_at_threshold), so this is
+    the usual "operating point at 95% TPR" used to pick a default threshold.
+    """
+    if not 0 < tpr <= 1:
+        raise ValueError(f"tpr must be in (0, 1], got {tpr}")
+    normal = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(is_normal, bool)])[::-1]
+    if normal.size == 0:
+        raise ValueError("no normal images to set a threshold on")
+    return float(normal[math.ceil(tpr * normal.size) - 1])
+
+
+def auroc_per_class(labels: np.ndarray, is_normal: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    """AUROC of the normal images against each anomalous class alone, keyed by class id.
+
+    A low value names a class the model confuses with the normal one; the overall AUROC is a mix
+    of these weighted by class size. Classes with no anomalous test image are left out.
+    """
+    labels = np.asarray(labels)
+    normal = np.asarray(is_normal, bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    out: dict[int, float] = {}
+    for c in np.unique(labels[~normal]):
+        keep = normal | (labels == c)
+        out[int(c)] = detection_metrics(normal[keep], scores[keep])["auroc"]
+    return out
+
+
+def _square_axes(fig: go.Figure, x_title: str, y_title: str) -> go.Figure:
+    fig.update_xaxes(title=x_title, range=[0, 1], constrain="domain")
+    fig.update_yaxes(title=y_title, range=[0, 1.02])
+    fig.update_layout(margin=_MARGIN, legend=dict(x=0.98, y=0.02, xanchor="right", yanchor="bottom"))
+    return fig
+
+
+def roc_figure(is_normal: np.ndarray, scores: np.ndarray, paper_auroc: float | None = None,
+               title: str = "ROC") -> go.Figure:
+    """ROC curve with its AUROC in the legend, the chance diagonal, and the paper's AUROC noted.
+
+    ``paper_auroc`` is a fraction (e.g. 0.935), as in core.metrics, not the paper's percent.
+    """
+    curves = detection_curves(is_normal, scores)
+    auroc = detection_metrics(is_normal, scores)["auroc"]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (AUROC 50.0)",
+                             line=dict(dash="dash", color="grey")))
+    fig.add_trace(go.Scatter(x=curves.fpr, y=curves.tpr, mode="lines", name=f"GEOM (AUROC {100 * auroc:.1f})",
+                             line=dict(color=NORMAL_COLOR, width=2),
+                             hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra></extra>"))
+    if paper_auroc is not None:
+        fig.add_annotation(x=0.98, y=0.25, xanchor="right", showarrow=False, font=dict(color=PAPER_COLOR),
+                           text=f"paper's AUROC for this class: {100 * paper_auroc:.1f}")
+    fig.update_layout(title=title)
+    return _square_axes(fig, "false positive rate (anomalies called normal)", "true positive rate (normal called normal)")
+
+
+def pr_figure(is_normal: np.ndarray, scores: np.ndarray, paper_aupr_in: float | None = None,
+              title: str = "Precision-recall") -> go.Figure:
+    """PR-in curve with AUPR-in in the legend and the no-skill line at the normal fraction."""
+    y = np.asarray(is_normal, bool)
+    curves = detection_curves(y, scores)
+    aupr = detection_metrics(y, scores)["aupr_in"]
+    base = float(y.mean())
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[0, 1], y=[base, base], mode="lines", name=f"no skill ({100 * base:.1f})",
+                             line=dict(dash="dash", color="grey")))
+    fig.add_trace(go.Scatter(x=curves.recall, y=curves.precision, mode="lines", name=f"GEOM (AUPR-in {100 * aupr:.1f})",
+                             line=dict(color=NORMAL_COLOR, width=2, shape="hv"),
+                             hovertemplate="recall %{x:.3f}<br>precision %{y:.3f}<extra></extra>"))
+    if paper_aupr_in is not None:
+        fig.add_annotation(x=0.02, y=0.05, xanchor="left", showarrow=False, font=dict(color=PAPER_COLOR),
+                           text=f"paper's AUPR-in for this class: {100 * paper_aupr_in:.1f}")
+    fig.update_layout(title=title)
+    return _square_axes(fig, "recall (normal found)", "precision (called normal that are normal)")
+
+
+def score_histogram(is_normal: np.ndarray, scores: np.ndarray, threshold: float | None = None,
+                    score_name: str = "normality score", nbins: int = 40) -> go.Figure:
+    """Overlaid histograms of the score for normal vs anomalous images, each summing to 1.
+
+    Fractions of each group (not counts), because the normal class is about a tenth of the test
+    set and its bars would otherwise vanish. Both groups share the same bins so their overlap
+    reads directly.
+    """
+    y = np.asarray(is_normal, bool)
+    s = np.asarray(scores, dtype=np.float64)
+    lo, hi = float(s.min()), float(s.max())
+    size = (hi - lo) / nbins if hi > lo else 1.0
+    bins = dict(start=lo, end=hi + 1e-9 * max(1.0, abs(hi)), size=size)
+    fig = go.Figure()
+    for mask, name, color in ((y, "normal", NORMAL_COLOR), (~y, "anomalous", ANOMALY_COLOR)):
+        fig.add_trace(go.Histogram(x=s[mask], name=f"{name} ({int(mask.sum())})", xbins=bins, autobinx=False,
+                                   histnorm="probability", opacity=0.6, marker_color=color))
+    if threshold is not None:
+        fig.add_vline(x=threshold, line=dict(color="black", dash="dot"),
+                      annotation_text="threshold", annotation_position="top")
+    fig.update_layout(barmode="overlay", title="Score histogram",
+                      margin=_MARGIN, legend=dict(x=0.01, y=0.99))
+    fig.update_xaxes(title=f"{score_name} (higher = more normal)")
+    fig.update_yaxes(title="fraction of the group")
+    return fig
+
+
+def per_class_auroc_figure(per_class: dict[int, float], class_names: Sequence[str],
+                           overall: float | None = None) -> go.Figure:
+    """Bars of the AUROC of normal vs each anomalous class; the lowest bars are the confusions."""
+    ids = sorted(per_class)
+    values = [100 * per_class[i] for i in ids]
+    names = [class_names[i] if class_names[i] == str(i) else f"{i} - {class_names[i]}" for i in ids]
+    colors = [ANOMALY_COLOR if v < 70 else "#ff7f0e" if v < 90 else NORMAL_COLOR for v in values]
+    fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors, text=[f"{v:.1f}" for v in values],
+                           textposition="outside", showlegend=False,
+                           hovertemplate="normal vs %{x}: AUROC %{y:.1f}<extra></extra>"))
+    if overall is not None:  # a dotted line at the overall AUROC, named in the legend
+        fig.add_trace(go.Scatter(x=names, y=[100 * overall] * len(names), mode="lines", hoverinfo="skip",
+                                 name=f"all anomalies ({100 * overall:.1f})", line=dict(color="black", dash="dot")))
+    fig.add_hline(y=50, line=dict(color="grey", dash="dash"))
+    fig.update_layout(title="AUROC per anomalous class", margin=_MARGIN,
+                      legend=dict(orientation="h", x=1, y=1, xanchor="right", yanchor="top"))
+    fig.update_xaxes(title="anomalous class", type="category")
+    fig.update_yaxes(title="AUROC (%)", range=[0, 118], tickvals=list(range(0, 101, 20)))  # headroom: labels, legend
+    return fig

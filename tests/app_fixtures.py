@@ -1,0 +1,88 @@
+"""Helpers for the app tests: which pages explorer/app.py lists, and a real ``streamlit run`` server.
+
+Pages are read from app.py's source rather than by importing it (importing runs the app), so a page
+added there is tested without editing the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+APP = REPO_ROOT / "explorer" / "app.py"
+
+
+def listed_pages() -> list[str]:
+    """File names of the pages explorer/app.py wires (e.g. ``["home.py", "scores.py", ...]``)."""
+    names = re.findall(r'"pages"\s*/\s*"([\w-]+\.py)"', APP.read_text())
+    return list(dict.fromkeys(names))
+
+
+def url_path(page_file: str) -> str:
+    """The URL st.navigation gives a page: its file stem, the default (home) page at ``/``."""
+    stem = Path(page_file).stem
+    return "" if stem == "home" else stem
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str, timeout: float = 10.0) -> tuple[int, str]:
+    """(status, body) of a GET."""
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode("utf-8", "replace")
+
+
+@contextmanager
+def streamlit_server(env: dict[str, str] | None = None, startup_s: float = 90.0) -> Iterator[str]:
+    """Run ``streamlit run explorer/app.py`` headless on a free port; yield its base URL.
+
+    Waits for ``/_stcore/health`` to answer ``ok``; the server (and only it) is terminated on exit.
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = tempfile.TemporaryFile("w+")  # the server's output, quoted if it fails to start
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT)
+
+    def output() -> str:
+        log.seek(0)
+        return log.read()[-3000:]
+
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + startup_s
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {proc.returncode} before serving:\n{output()}")
+            try:
+                if get(base + "/_stcore/health", 2.0) == (200, "ok"):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not answer on {base} within {startup_s:.0f}s:\n{output()}")
+            time.sleep(0.5)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
