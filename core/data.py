@@ -64,8 +64,8 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", "
 
 MNIST_CLASSES: tuple[str, ...] = tuple(str(i) for i in range(10))
 # The standard Fashion-MNIST label order (label id -> name), as in zalandoresearch/fashion-mnist and
-# torchvision. The paper's appendix lists the Fashion classes in a different order, which is wrong:
-# its label ids and Table 1 rows follow this standard order.
+# torchvision. The paper's tables print the Fashion classes in alphabetical order (its appendix C,
+# 0 Ankle-boot ... 9 Trouser); core.paper_tables maps those rows back to these label ids.
 FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
