@@ -1,8 +1,118 @@
-"""Placeholder page, being built."""
+"""Transforms: which transforms the classifier recognises, on the normal class, on anomalies, on one image."""
 
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
 
+from core.data import DataError
+from core.dirichlet import dirichlet_contributions
+from core.images import ImageReport, inspect_image
 from explorer import state
+from explorer.figures.gallery import display_images, grid_order
+from explorer.figures.transforms import (
+    contribution_bars,
+    per_transform_accuracy_bars,
+    softmax_heatmap,
+    transformed_grid,
+)
+
+NORMAL_REFERENCE = 32  # normal test images whose mean contributions are the yardstick for one image
+PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
+         "most anomalous anomaly", "a test image by number")
+
+
+@st.cache_data(show_spinner="Running the classifier on every transform of this image…", max_entries=256)
+def image_report(run_path: str, mtime: float, dataset: str, test_index: int) -> ImageReport:
+    """One test image's matrix, transformed versions and score terms, cached per (run, image)."""
+    return inspect_image(state.detector(run_path, mtime), state.dataset(dataset).x_test[test_index])
+
+
+@st.cache_data(show_spinner="Computing the normal images' contributions once for this run…", max_entries=16)
+def normal_contributions(run_path: str, mtime: float, dataset: str, test_indices: tuple[int, ...]) -> np.ndarray:
+    """Mean per-transform Dirichlet term over some normal test images: what 'normal' looks like."""
+    det = state.detector(run_path, mtime)
+    softmax = det.softmax_matrix(state.dataset(dataset).x_test[list(test_indices)])
+    return dirichlet_contributions(softmax, det.alphas).mean(0)
+
+
+def pick_position(scores: dict[str, np.ndarray], how: str) -> int | None:
+    """Position in the scored test set for one of PICKS (None: the user types a number)."""
+    if how not in PICKS[:4]:
+        return None
+    group = np.flatnonzero(scores["is_normal"] == how.endswith("normal image"))
+    if len(group) == 0:
+        return None
+    order = group[np.argsort(scores["dirichlet"][group])]
+    return int(order[0] if how.startswith("most anomalous") else order[-1])
+
+
+def reference_indices(scores: dict[str, np.ndarray]) -> tuple[int, ...]:
+    """Up to NORMAL_REFERENCE normal test images, evenly spread over the test set (dataset indices)."""
+    normal_idx = scores["test_index"][np.flatnonzero(scores["is_normal"])]
+    step = max(1, len(normal_idx) // NORMAL_REFERENCE)
+    return tuple(int(i) for i in normal_idx[::step][:NORMAL_REFERENCE])
+
 
 run = state.require_run()
-st.title("transforms")
+det, scores = state.run_detector(run), state.run_scores(run)
+names, k = det.transforms.names, len(det.transforms)
+normal = scores["is_normal"]
+st.title("Transforms")
+st.markdown(f"**{run.meta['dataset']} · normal class {run.meta['class_label']} · {k} transforms.** Each image is shown "
+            "to the classifier under every transform; row *t* of its matrix is the softmax of T_t(x), "
+            "column = the transform the classifier guesses. Normal images put their mass on the diagonal.")
+
+st.subheader("Mean softmax over the test set")
+stretch = st.toggle("Stretch colours to the largest probability", value=False,
+                    help="Off: every matrix on the same 0–1 scale. On: shows the structure of a weak model "
+                         "whose probabilities all sit near 1/k.")
+zmax = None if stretch else 1.0
+groups = [("Normal", scores["mean_softmax_normal"], int(normal.sum())),
+          ("Anomalous", scores["mean_softmax_anomalous"], int((~normal).sum()))]
+groups = [g for g in groups if g[2] > 0]
+for tab, (label, matrix, n) in zip(st.tabs([f"{g[0]} test images ({g[2]})" for g in groups]), groups):
+    tab.plotly_chart(softmax_heatmap(matrix, names, f"{label} test images: mean softmax", zmax))
+diag_normal = np.diagonal(scores["mean_softmax_normal"])
+diag_anom = np.diagonal(scores["mean_softmax_anomalous"]) if (~normal).any() else None
+st.plotly_chart(per_transform_accuracy_bars(diag_normal, diag_anom, names,
+                                            "Probability of the right transform (the diagonal)"))
+weakest = np.argsort(diag_normal)[: min(5, k)]
+st.caption("Least recognised on normal images (the class looks alike under these, so they carry little signal): "
+           + ", ".join(f"{names[t]} ({diag_normal[t]:.2f})" for t in weakest))
+
+st.subheader("One test image")
+try:
+    data = state.run_dataset(run)
+except DataError as exc:  # e.g. a run trained on a GPU box, opened where its dataset is absent
+    st.warning(f"The test images of {run.meta['dataset']} are not available here, so single images cannot be "
+               f"shown: {exc}")
+    st.stop()
+left, right = st.columns([2, 1])
+how = left.selectbox("Image", PICKS)
+pos = pick_position(scores, how)
+if pos is None:
+    pos = int(right.number_input(f"Test image number (0–{len(normal) - 1})", 0, len(normal) - 1, 0, step=1))
+index = int(scores["test_index"][pos])
+label = data.class_label(int(scores["labels"][pos]))
+percentile = 100 * np.mean(scores["dirichlet"][normal] <= scores["dirichlet"][pos]) if normal.any() else float("nan")
+result = image_report(str(run.path), state.run_mtime(run), run.meta["dataset"], index)
+thumb, info = st.columns([1, 4])
+thumb.image(display_images(data.x_test[index][None], 96)[0], caption=f"test image #{index}")
+info.markdown(f"Class **{label}** ({'normal' if normal[pos] else 'anomaly'}) · Dirichlet score "
+              f"**{scores['dirichlet'][pos]:,.1f}** (higher = more normal; {percentile:.0f}% of normal test images "
+              f"score lower or equal) · simplified score **{scores['simple'][pos]:.3f}**")
+st.markdown("**Its softmax matrix**")
+st.plotly_chart(softmax_heatmap(result.softmax, names, zmax=zmax))
+st.markdown("**Its transformed versions**, with the probability the classifier gives the right transform under each"
+            + (" (rows: rotation by 0, 90, 180, 270° unflipped, then flipped; columns: the 9 shifts; "
+               "hover a tile for its name)"
+               if k == 72 else ""))
+order = grid_order(det.transforms.transforms) if k == 72 else None
+st.plotly_chart(transformed_grid(result.transformed, names, result.correct_prob, order=order), width="content")
+reference_idx = reference_indices(scores)
+reference = normal_contributions(str(run.path), state.run_mtime(run), run.meta["dataset"], reference_idx) \
+    if reference_idx else None
+st.markdown(f"**Per-transform terms of its Dirichlet score** (sum = {result.dirichlet:,.1f}, higher = more normal); "
+            f"black marks: the mean of {len(reference_idx)} normal test images, red bars fall below it")
+st.plotly_chart(contribution_bars(result.contributions, names, reference))

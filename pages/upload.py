@@ -1,8 +1,106 @@
-"""Placeholder page, being built."""
+"""Score your own image: upload a picture, see it as the model sees it, and where it falls among normal images."""
 
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
 
+from core.data import DataError
+from core.images import (
+    ImageFileError,
+    ImageReport,
+    describe_preparation,
+    inspect_image,
+    open_image,
+    should_invert,
+    to_dataset_shape,
+)
+from core.runs import RunInfo
 from explorer import state
+from explorer.figures.gallery import display_images, grid_order
+from explorer.figures.scores import score_histogram, threshold_at_tpr
+from explorer.figures.transforms import softmax_heatmap, transformed_grid
+
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp"]
+SCORE_NAMES = {"dirichlet": "Dirichlet score", "simple": "simplified score"}
+MARKER_COLOR = "#9467bd"
+
+
+@st.cache_data(show_spinner="Running the classifier on every transform of your image…", max_entries=32)
+def image_report(run_path: str, mtime: float, image: np.ndarray) -> ImageReport:
+    """Cached by the prepared pixels: moving the threshold or switching score never rescores."""
+    return inspect_image(state.detector(run_path, mtime), image)
+
+
+def prepared_image(data: bytes, channels: int, size: int, dataset: str) -> tuple[np.ndarray, str]:
+    """The model-ready uint8 image and a line describing the original; ImageFileError if unusable."""
+    img = open_image(data)
+    return to_dataset_shape(img, channels, size, dataset), f"{img.size[0]} x {img.size[1]} px, mode {img.mode}"
+
+
+def fmt(score: float) -> str:
+    """Dirichlet scores run to millions, simplified scores live in [0, 1]: show both readably."""
+    return f"{score:,.1f}" if abs(score) >= 100 else f"{score:.3f}"
+
+
+def training_sample(run: RunInfo) -> np.ndarray:
+    """A few training images (any class) to compare an upload's polarity with; empty if the data are absent."""
+    try:
+        return state.run_dataset(run).x_train[:500]
+    except DataError:  # a run opened where its dataset is not: scoring an upload needs only the model
+        return np.zeros((0, 1, 1, 1), np.uint8)
+
 
 run = state.require_run()
-st.title("upload")
+det, scores = state.run_detector(run), state.run_scores(run)
+channels, size = det.config.in_channels, det.config.image_size
+st.title("Score your own image")
+st.markdown(f"The model was trained on **{run.meta['dataset']} · {run.meta['class_label']}**. Your image is converted "
+            f"the way its training images were ({describe_preparation(channels, size, run.meta['dataset'])}), scored "
+            "under every transform, and placed among the test images' scores.")
+upload = st.file_uploader("An image file", type=UPLOAD_TYPES, help="At most 20 MB and 50 megapixels.")
+if upload is None:
+    st.info("Upload a PNG, JPEG, BMP or WebP image to score it.")
+    st.stop()
+try:
+    x, described = prepared_image(upload.getvalue(), channels, size, run.meta["dataset"])
+except ImageFileError as exc:
+    st.error(f"Cannot score **{upload.name}**: {exc}")
+    st.stop()
+if channels == 1:
+    invert = st.checkbox("Invert grey levels", value=should_invert(x, training_sample(run)),
+                         help="The training images are light strokes on a dark background (or the reverse); "
+                              "an image of the opposite polarity is an anomaly for that reason alone.")
+    x = 255 - x if invert else x
+
+original, model_input, verdict_col = st.columns([1, 1, 2])
+original.image(upload.getvalue(), caption=f"{upload.name} ({described})")
+model_input.image(display_images(x[None], 160)[0], caption=f"as the model sees it ({size} x {size})")
+report = image_report(str(run.path), state.run_mtime(run), x)
+method = verdict_col.radio("Score", list(SCORE_NAMES), format_func=SCORE_NAMES.get, horizontal=True)
+tpr = verdict_col.slider("Threshold: share of normal test images called normal (TPR)", 0.50, 1.0, 0.95, 0.01)
+value = report.dirichlet if method == "dirichlet" else report.simple
+normal, s = scores["is_normal"], scores[method]
+threshold = threshold_at_tpr(normal, s, tpr)
+percentile = 100 * np.mean(s[normal] <= value)
+fpr = float(np.mean(s[~normal] >= threshold)) if (~normal).any() else float("nan")
+verdict_col.metric(SCORE_NAMES[method], fmt(value), help="Higher = more normal.")
+verdict_col.markdown(f"**{percentile:.0f}%** of the normal test images score at or below it (its percentile). "
+                     f"The threshold {fmt(threshold)} calls {100 * tpr:.0f}% of the normal and {100 * fpr:.0f}% of "
+                     "the anomalous test images normal.")
+if value >= threshold:
+    verdict_col.success(f"**Normal** at this threshold: it looks like {run.meta['class_label']}.")
+else:
+    verdict_col.warning(f"**Anomalous** at this threshold: unlike {run.meta['class_label']}.")
+
+fig = score_histogram(normal, s, threshold, SCORE_NAMES[method])
+left_half = value < np.median(s)  # label on the side facing the data, clear of the legend
+fig.add_vline(x=value, line=dict(color=MARKER_COLOR, width=3), annotation_text="your image",
+              annotation_position="top right" if left_half else "top left", annotation_font_color=MARKER_COLOR)
+st.plotly_chart(fig)
+with st.expander("How the classifier sees it: its softmax matrix and transformed versions"):
+    transforms = det.transforms
+    st.plotly_chart(softmax_heatmap(report.softmax, transforms.names, "Its softmax matrix (row = applied transform)"))
+    order = grid_order(transforms.transforms) if len(transforms) == 72 else None
+    st.plotly_chart(transformed_grid(report.transformed, transforms.names, report.correct_prob, order=order,
+                                     title="p(right transform) under each transform"), width="content")
