@@ -28,6 +28,9 @@ PAGES = {
         st.Page(str(ROOT / "pages" / "transforms.py"), title="Transforms", icon=":material/grid_on:"),
         st.Page(str(ROOT / "pages" / "upload.py"), title="Score your image", icon=":material/upload_file:"),
     ],
+    "Compare": [
+        st.Page(str(ROOT / "pages" / "results.py"), title="Results vs baselines", icon=":material/leaderboard:"),
+    ],
 }
 
 st.set_page_config(page_title="GEOM Explorer", page_icon="🔍", layout="wide")

@@ -1,0 +1,88 @@
+"""The paper's baselines behind GEOM's detector interface, and their registry.
+
+``METHODS`` maps a method name (also the run folder's ``<method>`` level) to its class:
+
+============================  ===========================================================
+raw-ocsvm-hindsight           RBF OC-SVM on pixels, nu/gamma picked by test AUROC (the paper)
+raw-ocsvm-fair                RBF OC-SVM on pixels, gamma='scale', nu=0.1 (no test labels)
+cae-ocsvm-hindsight           OC-SVM on a DCGAN-like autoencoder's bottleneck, hindsight grid
+cae-ocsvm-fair                the same, fair parameters
+deep-svdd                     One-Class Deep SVDD (Ruff et al. 2018), the paper's E2E column
+============================  ===========================================================
+
+Aliases expand to several methods: ``raw-ocsvm`` and ``cae-ocsvm`` to both modes, ``baselines`` to
+all of them. ``geom`` (the paper's method, core.experiment) is not a baseline but every list of
+methods accepts it.
+"""
+
+from __future__ import annotations
+
+from core.baselines.common import (
+    SCORE_KEY,
+    Baseline,
+    BaselineConfig,
+    BaselineFitError,
+    read_checkpoint,
+    run_baseline,
+)
+from core.baselines.deep_svdd import DeepSVDD
+from core.baselines.ocsvm import CAEOCSVMFair, CAEOCSVMHindsight, RawOCSVMFair, RawOCSVMHindsight
+
+METHODS: dict[str, type[Baseline]] = {
+    cls.method: cls for cls in (RawOCSVMHindsight, RawOCSVMFair, CAEOCSVMHindsight, CAEOCSVMFair, DeepSVDD)
+}
+GEOM = "geom"
+ALIASES: dict[str, tuple[str, ...]] = {
+    "raw-ocsvm": ("raw-ocsvm-hindsight", "raw-ocsvm-fair"),
+    "cae-ocsvm": ("cae-ocsvm-hindsight", "cae-ocsvm-fair"),
+    "baselines": tuple(METHODS),
+}
+ALL_METHODS: tuple[str, ...] = (GEOM, *METHODS)
+
+__all__ = ["ALIASES", "ALL_METHODS", "GEOM", "METHODS", "SCORE_KEY", "Baseline", "BaselineConfig", "BaselineFitError",
+           "get_method", "load_baseline", "parse_methods", "paper_method", "method_title", "run_baseline"]
+
+
+def _valid() -> str:
+    return ", ".join(ALL_METHODS) + f" (aliases: {', '.join(ALIASES)})"
+
+
+def get_method(name: str) -> type[Baseline]:
+    """The baseline class for ``name``; an unknown name lists the valid ones."""
+    try:
+        return METHODS[name]
+    except KeyError:
+        hint = " (geom is not a baseline: use core.experiment.run_one_class)" if name == GEOM else ""
+        raise ValueError(f"unknown baseline {name!r}{hint}; valid baselines: {', '.join(METHODS)}") from None
+
+
+def parse_methods(text: str | list[str] | tuple[str, ...]) -> list[str]:
+    """``"geom,raw-ocsvm"`` -> ``["geom", "raw-ocsvm-hindsight", "raw-ocsvm-fair"]`` (order kept, no repeats)."""
+    names = [p.strip() for p in (text.split(",") if isinstance(text, str) else text) if p.strip()]
+    if not names:
+        raise ValueError(f"no methods given; valid methods: {_valid()}")
+    out: list[str] = []
+    for name in names:
+        key = name.lower()
+        expanded = ALIASES.get(key, (key,))
+        for m in expanded:
+            if m not in ALL_METHODS:
+                raise ValueError(f"unknown method {name!r}; valid methods: {_valid()}")
+            if m not in out:
+                out.append(m)
+    return out
+
+
+def paper_method(method: str) -> str:
+    """The paper's column for a method (both OC-SVM modes compare with the paper's hindsight column)."""
+    return GEOM if method == GEOM else get_method(method).paper_method
+
+
+def method_title(method: str) -> str:
+    return "GEOM" if method == GEOM else get_method(method).title
+
+
+def load_baseline(path, device: str = "auto") -> Baseline:
+    """Open any baseline checkpoint (the model.pt of a baseline run folder)."""
+    state = read_checkpoint(path)
+    return get_method(state["method"]).load(path, device)

@@ -1,0 +1,283 @@
+"""What every baseline shares: the detector interface, configs with presets, checkpoints, run folders.
+
+A baseline mirrors :class:`core.detector.GeomDetector` so the CLI, ``reproduce`` and the explorer
+treat every method alike:
+
+- ``fit(x_normal)`` on the normal class's training images (uint8 ``(N, H, W, C)`` or a float
+  ``(N, C, H, W)`` tensor in [-1, 1]). Hindsight-mode baselines also need a labelled selection set
+  (``x_select``, ``is_normal_select``): the paper picked their hyperparameters by test AUROC.
+- ``score(x)``: normality score, higher = more normal.
+- ``decision_function(x)``: its negation, higher = more anomalous (scikit-learn / PyOD).
+- ``save(path)`` / ``load(path)``: one ``torch.save`` dict of tensors and plain values, opened with
+  ``weights_only=True``; :func:`core.baselines.load_baseline` dispatches on the stored method.
+
+A run of a baseline is written with :func:`core.runs.write_run` in the GEOM layout
+``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/`` and its ``scores.npz`` holds
+``test_index``, ``labels``, ``is_normal`` and ``score``; ``run.json`` names that key in
+``score_key`` (GEOM runs use ``dirichlet``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+import numpy as np
+import torch
+
+from core.data import ImageDataset, load_dataset, parse_class, to_model_input
+from core.detector import CheckpointError
+from core.experiment import test_subset
+from core.metrics import detection_metrics
+from core.runs import RunInfo, results_root, run_dir, write_run
+from core.train import resolve_device
+
+CHECKPOINT_FORMAT = "geom-baseline/1"
+SCORE_KEY = "score"  # the scores.npz / metrics.json key of a baseline's normality score
+BASELINE_PRESETS = ("paper", "quick", "tiny")
+
+ProgressFn = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
+
+
+class BaselineFitError(ValueError):
+    """A baseline that cannot be fitted on this input, with the reason (e.g. too few images)."""
+
+
+def as_input(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """uint8 images (N, H, W, C) -> float (N, C, H, W) in [-1, 1]; a float tensor passes through."""
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.uint8:
+            raise TypeError(f"numpy images must be uint8 (N, H, W, C), got {x.dtype}")
+        return to_model_input(x)
+    if not torch.is_floating_point(x) or x.ndim != 4:
+        raise TypeError("tensor images must be float (N, C, H, W) scaled to [-1, 1]")
+    return x
+
+
+def subsample(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """Sorted indices of at most ``limit`` of ``n`` items (all of them when ``limit`` is None)."""
+    if limit is None or n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, limit, replace=False))
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """Base of every baseline's config: plain data, stored in run.json and in the checkpoint."""
+
+    max_train_images: int | None = None  # cap on normal training images (random subsample, seeded)
+    max_test_images: int | None = None  # stratified test subsample in a run (None = whole test set)
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "BaselineConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
+
+
+class Baseline:
+    """The interface every baseline implements (see the module docstring)."""
+
+    method: ClassVar[str]  # run-folder method name, e.g. "raw-ocsvm-hindsight"
+    paper_method: ClassVar[str]  # the paper's column (core.paper_tables), e.g. "raw-ocsvm"
+    title: ClassVar[str]  # shown in tables and charts
+    config_cls: ClassVar[type[BaselineConfig]] = BaselineConfig
+    presets: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in BASELINE_PRESETS}
+    needs_selection: ClassVar[bool] = False  # hindsight: fit() needs labelled selection images
+    run_once: ClassVar[bool] = False  # the paper ran it once (OC-SVMs); reproduce runs one seed
+    min_train_images: ClassVar[int] = 2
+
+    def __init__(self, config: BaselineConfig | None = None, device: str | torch.device = "auto") -> None:
+        self.config = config if config is not None else self.config_cls()
+        if not isinstance(self.config, self.config_cls):
+            raise TypeError(f"{self.method} takes a {self.config_cls.__name__}, got {type(self.config).__name__}")
+        self.device = resolve_device(device)
+        self.input_shape: tuple[int, int, int] | None = None  # (C, H, W) seen at fit time
+        self.fit_info: dict[str, Any] = {}  # what fitting chose (grid, parameters), for run.json
+
+    # ----- construction --------------------------------------------------------------------------
+    @classmethod
+    def preset_config(cls, preset: str, **overrides: Any) -> BaselineConfig:
+        if preset not in cls.presets:
+            raise ValueError(f"unknown preset {preset!r} for {cls.method}; choose one of {', '.join(cls.presets)}")
+        cfg = replace(cls.config_cls(), **cls.presets[preset])
+        return replace(cfg, **overrides) if overrides else cfg
+
+    # ----- the detector interface ----------------------------------------------------------------
+    def fit(self, x_normal: np.ndarray | torch.Tensor, x_select: np.ndarray | torch.Tensor | None = None,
+            is_normal_select: np.ndarray | None = None, progress: ProgressFn | None = None) -> "Baseline":
+        x = as_input(x_normal)
+        idx = subsample(len(x), self.config.max_train_images, self.config.seed)
+        x = x[torch.from_numpy(idx)]
+        if len(x) < self.min_train_images:
+            raise BaselineFitError(f"{self.method} needs at least {self.min_train_images} normal training images, got {len(x)}")
+        select = None
+        if self.needs_selection:
+            if x_select is None or is_normal_select is None:
+                raise BaselineFitError(f"{self.method} picks its hyperparameters in hindsight: fit() needs x_select and "
+                                       "is_normal_select (the labelled test set, as the paper did)")
+            is_normal_select = np.asarray(is_normal_select, bool)
+            if is_normal_select.all() or not is_normal_select.any():
+                raise BaselineFitError("the hindsight selection set needs both normal and anomalous images")
+            select = (as_input(x_select), is_normal_select)
+        self.input_shape = tuple(x.shape[1:])
+        self.fit_info = {"n_train_used": int(len(x))}
+        self._fit(x, select, progress or (lambda _f, _t: None))
+        return self
+
+    def _fit(self, x: torch.Tensor, select: tuple[torch.Tensor, np.ndarray] | None, progress: ProgressFn) -> None:
+        raise NotImplementedError
+
+    def score(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Normality score, higher = more normal."""
+        if self.input_shape is None:
+            raise RuntimeError(f"this {self.method} is not fitted: call fit() or load() first")
+        x = as_input(x)
+        if tuple(x.shape[1:]) != self.input_shape:
+            raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this {self.method}, "
+                             f"which was fitted on {self.input_shape}")
+        return np.asarray(self._score(x), dtype=np.float64)
+
+    def _score(self, x: torch.Tensor) -> np.ndarray:
+        raise NotImplementedError
+
+    def decision_function(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Anomaly score, higher = more anomalous (the negated normality score)."""
+        return -self.score(x)
+
+    # ----- persistence ---------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        """Tensors and plain values that rebuild the fitted model (subclasses)."""
+        raise NotImplementedError
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the checkpoint atomically (temporary file, then one rename)."""
+        if self.input_shape is None:
+            raise RuntimeError(f"this {self.method} is not fitted: nothing to save")
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "method": self.method,
+            "config": self.config.to_dict(),
+            "input_shape": list(self.input_shape),
+            "state": self._state(),
+        }
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.save(state, tmp)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> "Baseline":
+        state = read_checkpoint(path)
+        if state["method"] != cls.method:
+            raise CheckpointError(f"{path} holds a {state['method']} model, not {cls.method}")
+        try:
+            config = cls.config_cls.from_dict(state["config"])
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path} has an unreadable config: {exc}") from exc
+        det = cls(config, device)
+        det.input_shape = tuple(int(v) for v in state["input_shape"])
+        try:
+            det._load_state(state["state"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: the stored model does not match its config ({exc})") from exc
+        return det
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        raise CheckpointError(f"{path} is not a readable baseline checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a baseline checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+    return state
+
+
+# ----- one-vs-all runs ---------------------------------------------------------------------------
+def baseline_run_name(preset: str, seed: int, overrides: tuple[tuple[str, Any], ...] = ()) -> str:
+    """The same folder name GEOM uses (core.experiment.run_name): ``<preset>[-<k><v>...]-seed<seed>``."""
+    tag = "".join(f"-{k}{v}" for k, v in overrides)
+    return f"{preset}{tag}-seed{seed}"
+
+
+def run_baseline(cls: type[Baseline], dataset: str, normal_class: int | str, preset: str = "quick", seed: int = 0,
+                 device: str = "auto", data_dir: str | None = None, out: str | None = None,
+                 overrides: tuple[tuple[str, Any], ...] = (), progress: ProgressFn | None = None,
+                 stage: Callable[[str], None] | None = None, data: ImageDataset | None = None) -> RunInfo:
+    """Fit ``cls`` on one normal class's training images, score the test set, write the run folder."""
+    say = stage or (lambda _msg: None)
+    if data is None:
+        say("loading data")
+        data = load_dataset(dataset, data_dir)
+    c = parse_class(data, normal_class)
+    config = cls.preset_config(preset, seed=seed, **dict(overrides))
+    det = cls(config, device)
+    x_normal = data.x_train[data.y_train == c]
+    index = test_subset(data.y_test, config.max_test_images, seed)  # the sample GEOM would score
+    is_normal = data.y_test[index] == c
+    x_test = data.x_test[index]
+    say(f"fitting {cls.method} on {len(x_normal)} images of {data.class_label(c)}")
+    start = time.perf_counter()
+    if cls.needs_selection:
+        det.fit(x_normal, x_test, is_normal, progress=progress)
+    else:
+        det.fit(x_normal, progress=progress)
+    train_s = time.perf_counter() - start
+    say(f"scoring {len(index)} test images")
+    score = det.score(x_test)
+    score_s = time.perf_counter() - start - train_s
+    metrics = {SCORE_KEY: detection_metrics(is_normal, score)}
+    meta = {
+        "method": cls.method,
+        "paper_method": cls.paper_method,
+        "title": cls.title,
+        "score_key": SCORE_KEY,
+        "hindsight": cls.needs_selection,
+        "dataset": data.name,
+        "normal_class": c,
+        "class_name": data.class_names[c],
+        "class_label": data.class_label(c),
+        "class_names": list(data.class_names),
+        "preset": preset,
+        "seed": seed,
+        "config": config.to_dict(),
+        "fit": det.fit_info,
+        "device": str(det.device),
+        "n_train": int(len(x_normal)),
+        "n_test": int(len(index)),
+        "train_seconds": round(train_s, 2),
+        "score_seconds": round(score_s, 2),
+        "seconds": round(train_s + score_s, 2),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
+    scores = {"test_index": index, "labels": data.y_test[index], "is_normal": is_normal, SCORE_KEY: score}
+    path = run_dir(results_root(out), cls.method, data.name, c, baseline_run_name(preset, seed, overrides))
+    say(f"saving to {path}")
+    return write_run(path, meta, metrics, scores, det.save)

@@ -1,0 +1,351 @@
+"""Reproduce the paper's Tables 1-3 on one dataset: every class, several methods, resumable.
+
+``reproduce(...)`` walks every normal class of a dataset, and for each method and seed either
+reuses a complete run folder (``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/``) or trains
+one (GEOM through :func:`core.experiment.run_one_class`, baselines through
+:func:`core.baselines.run_baseline`). Run folders are written atomically, so an interrupted
+reproduce loses at most the run in progress and the next call picks up where it stopped.
+
+Tables follow the paper's layout: one per metric (AUROC, AUPR-in, AUPR-out), a row per normal class
+plus the dataset average, and for each method our mean +- SEM over runs with the paper's published
+value beside it. :func:`build_table` is pure (runs in, table out) so the explorer draws the same
+table the command line writes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from core.baselines import GEOM, SCORE_KEY, get_method, method_title, paper_method, parse_methods, run_baseline
+from core.data import ImageDataset, load_dataset, parse_class
+from core.experiment import RunRequest, run_name, run_one_class
+from core.metrics import mean_sem
+from core.paper_tables import METRICS, paper_value
+from core.runs import RunInfo, find_runs, is_complete, read_run, results_root, run_dir
+
+METRIC_TITLES = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
+PAPER_TABLE_NUMBER = {"auroc": 1, "aupr_in": 2, "aupr_out": 3}
+DATASET_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10",
+                  "cifar100": "CIFAR-100 (20 superclasses)", "cats_vs_dogs": "Cats-vs-Dogs", "digits": "digits (8x8)"}
+DEFAULT_TABLES_DIR = Path("benchmarks") / "results"
+AVG = "avg"
+
+RunEvent = Callable[[str, int, int, RunInfo, bool], None]  # (method, class, seed, run, trained?)
+
+
+def score_key(run: RunInfo) -> str:
+    """The metrics.json / scores.npz key of a run's main normality score."""
+    return run.meta.get("score_key") or ("dirichlet" if run.meta.get("method", GEOM) == GEOM else SCORE_KEY)
+
+
+def run_seed_pattern(preset: str) -> re.Pattern[str]:
+    """Folder names of plain preset runs (``quick-seed3``), not runs with overrides (``quick-steps100-seed0``)."""
+    return re.compile(rf"^{re.escape(preset)}-seed(\d+)$")
+
+
+def seeds_for(method: str, runs: int, seed: int) -> list[int]:
+    """Seeds to run: ``runs`` of them, or only the first for methods the paper ran once (the OC-SVMs)."""
+    if method != GEOM and get_method(method).run_once:
+        return [seed]
+    return list(range(seed, seed + runs))
+
+
+# ----- collecting runs ---------------------------------------------------------------------------
+def collect_runs(root: str | Path, dataset: str, methods: list[str], preset: str,
+                 seeds: dict[str, list[int]] | None = None) -> dict[str, dict[int, list[RunInfo]]]:
+    """method -> normal class -> complete plain-preset runs (sorted by seed), optionally only some seeds."""
+    pattern = run_seed_pattern(preset)
+    out: dict[str, dict[int, list[RunInfo]]] = {m: defaultdict(list) for m in methods}
+    for run in find_runs(root, dataset=dataset):
+        method = run.meta.get("method", GEOM)
+        match = pattern.match(run.path.name)
+        if method not in out or not match or run.meta.get("preset") != preset:
+            continue
+        if seeds is not None and int(match.group(1)) not in seeds.get(method, []):
+            continue
+        out[method][int(run.meta["normal_class"])].append(run)
+    for by_class in out.values():
+        for runs in by_class.values():
+            runs.sort(key=lambda r: r.meta.get("seed", 0))
+    return {m: dict(v) for m, v in out.items()}
+
+
+def available_datasets(root: str | Path) -> dict[str, set[str]]:
+    """dataset -> presets with at least one complete plain-preset run under ``root``."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for run in find_runs(root):
+        preset = run.meta.get("preset")
+        if preset and run_seed_pattern(preset).match(run.path.name):
+            found[run.meta["dataset"]].add(preset)
+    return dict(found)
+
+
+# ----- tables ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Cell:
+    """One table cell, in percent: ours (mean, SEM, number of runs) and the paper's printed value."""
+
+    mean: float | None
+    sem: float | None
+    n: int
+    paper: float | None
+    paper_sem: float | None
+
+
+@dataclass
+class ResultTable:
+    dataset: str
+    preset: str
+    metric: str
+    methods: list[str]
+    class_names: list[str]
+    cells: dict[tuple[int | str, str], Cell]  # (class index or "avg", method) -> cell
+    seconds: dict[str, list[float]] = field(default_factory=dict)  # method -> seconds of every run used
+    seeds: dict[str, list[int]] = field(default_factory=dict)  # method -> seeds present
+
+    @property
+    def rows(self) -> list[int | str]:
+        return [*range(len(self.class_names)), AVG]
+
+    def row_label(self, row: int | str) -> str:
+        if row == AVG:
+            return AVG
+        name = self.class_names[int(row)]
+        return name if name == str(row) else f"{row} {name}"
+
+    def has_paper(self, method: str) -> bool:
+        return any(self.cells[(r, method)].paper is not None for r in self.rows)
+
+    def complete(self, method: str) -> int:
+        """Number of classes with at least one run."""
+        return sum(self.cells[(c, method)].n > 0 for c in range(len(self.class_names)))
+
+
+def build_table(runs: dict[str, dict[int, list[RunInfo]]], dataset: str, metric: str, class_names: list[str],
+                preset: str = "") -> ResultTable:
+    """Ours (mean +- SEM over runs, %) beside the paper's value for every class, plus the average.
+
+    The average row is the mean of the class means, given only when every class has a run; its SEM
+    is over per-seed dataset averages when every class has the same seeds (2 or more), else none
+    (the paper prints no SEM on its averages either).
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; valid metrics: {', '.join(METRICS)}")
+    cells: dict[tuple[int | str, str], Cell] = {}
+    seconds: dict[str, list[float]] = {}
+    seeds: dict[str, list[int]] = {}
+    methods = list(runs)
+    for method in methods:
+        pm = paper_method(method)
+        by_class = runs[method]
+        per_seed: dict[int, dict[int, float]] = defaultdict(dict)
+        class_means = []
+        seconds[method], seen_seeds = [], set()
+        for c in range(len(class_names)):
+            vals = []
+            for run in by_class.get(c, []):
+                v = 100 * run.metrics[score_key(run)][metric]
+                vals.append(v)
+                per_seed[int(run.meta.get("seed", 0))][c] = v
+                seconds[method].append(float(run.meta.get("seconds", 0.0)))
+                seen_seeds.add(int(run.meta.get("seed", 0)))
+            mean, sem = mean_sem(vals) if vals else (None, None)
+            if vals:
+                class_means.append(mean)
+            pv = paper_value(dataset, c, metric, pm)
+            cells[(c, method)] = Cell(mean, sem if len(vals) > 1 else None, len(vals),
+                                      None if pv is None else pv.mean, None if pv is None else pv.sem)
+        seeds[method] = sorted(seen_seeds)
+        avg_mean = avg_sem = None
+        if class_means and len(class_means) == len(class_names):
+            avg_mean = float(np.mean(class_means))
+            full = [s for s, d in per_seed.items() if len(d) == len(class_names)]
+            if len(full) >= 2 and len(full) == len(per_seed):
+                avg_sem = mean_sem([np.mean(list(per_seed[s].values())) for s in full])[1]
+        pv = paper_value(dataset, AVG, metric, pm)
+        n_avg = min((cells[(c, method)].n for c in range(len(class_names))), default=0)
+        cells[(AVG, method)] = Cell(avg_mean, avg_sem, n_avg if avg_mean is not None else 0,
+                                    None if pv is None else pv.mean, None if pv is None else pv.sem)
+    return ResultTable(dataset, preset, metric, methods, list(class_names), cells, seconds, seeds)
+
+
+def _fmt(mean: float | None, sem: float | None) -> str:
+    if mean is None:
+        return "–"
+    return f"{mean:.1f} ± {sem:.1f}" if sem is not None else f"{mean:.1f}"
+
+
+def table_columns(table: ResultTable) -> list[tuple[str, str, str]]:
+    """(method, 'ours' or 'paper', header) in display order: each method's paper column beside ours."""
+    cols = []
+    for m in table.methods:
+        cols.append((m, "ours", f"{method_title(m)} ours"))
+        if table.has_paper(m):
+            suffix = " (hindsight)" if m.endswith("-fair") else ""
+            cols.append((m, "paper", f"{method_title(m).replace(' (fair)', '')} paper{suffix}"))
+    return cols
+
+
+def table_records(table: ResultTable) -> list[dict[str, str]]:
+    """The formatted table as rows of {column header: text}, for Markdown and the explorer."""
+    records = []
+    for row in table.rows:
+        rec = {"class": table.row_label(row)}
+        for m, kind, header in table_columns(table):
+            cell = table.cells[(row, m)]
+            rec[header] = _fmt(cell.mean, cell.sem) if kind == "ours" else _fmt(cell.paper, cell.paper_sem)
+        records.append(rec)
+    return records
+
+
+def table_markdown(table: ResultTable) -> str:
+    title = (f"{DATASET_TITLES.get(table.dataset, table.dataset)}: {METRIC_TITLES[table.metric]} (%), "
+             f"preset `{table.preset}`")
+    records = table_records(table)
+    headers = list(records[0])
+    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+    for rec in records:
+        label = f"**{rec['class']}**" if rec["class"] == AVG else rec["class"]
+        lines.append("| " + " | ".join([label] + [rec[h] for h in headers[1:]]) + " |")
+    lines += ["", *table_notes(table)]
+    return "\n".join(lines) + "\n"
+
+
+def table_notes(table: ResultTable) -> list[str]:
+    n = len(table.class_names)
+    notes = [f"- ours: mean ± SEM over runs (a single run shows no SEM); paper: Golan & El-Yaniv (2018), "
+             f"Table {PAPER_TABLE_NUMBER[table.metric]}. The avg row averages the class means and needs all {n} classes."]
+    for m in table.methods:
+        done, secs = table.complete(m), table.seconds.get(m, [])
+        timing = f"{np.mean(secs):.0f} s per run, {np.sum(secs) / 60:.1f} min in all" if secs else "no runs"
+        seeds = ", ".join(map(str, table.seeds.get(m, []))) or "–"
+        notes.append(f"- {method_title(m)}: {done}/{n} classes, seeds {seeds}; {timing}.")
+    if any(m.endswith("-hindsight") for m in table.methods):
+        notes.append("- hindsight: the OC-SVM's nu and gamma were picked by the best AUROC on the labelled test set, "
+                     "as the paper did (an unfair advantage). fair: gamma='scale', nu=0.1, no test labels; its paper "
+                     "column repeats the paper's hindsight number.")
+    return notes
+
+
+def table_csv(table: ResultTable) -> str:
+    """Wide CSV: one row per class + avg; per method ours (mean, sem, n) and the paper's (mean, sem), in %."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    header = ["dataset", "preset", "metric", "class_index", "class_name"]
+    for m in table.methods:
+        header += [m, f"{m}_sem", f"{m}_n", f"{m}_paper", f"{m}_paper_sem"]
+    w.writerow(header)
+    num = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
+    for row in table.rows:
+        name = AVG if row == AVG else table.class_names[int(row)]
+        out: list[Any] = [table.dataset, table.preset, table.metric, row, name]
+        for m in table.methods:
+            c = table.cells[(row, m)]
+            out += [num(c.mean), num(c.sem), c.n, num(c.paper), num(c.paper_sem)]
+        w.writerow(out)
+    return buf.getvalue()
+
+
+def write_tables(tables: list[ResultTable], out_dir: str | Path) -> list[Path]:
+    """``<dataset>_<preset>_<metric>.csv`` and ``.md`` per table, plus ``<dataset>_<preset>.md`` with all three."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for t in tables:
+        stem = out_dir / f"{t.dataset}_{t.preset}_{t.metric}"
+        for suffix, text in ((".csv", table_csv(t)), (".md", table_markdown(t))):
+            path = stem.with_suffix(suffix)
+            _atomic_write(path, text)
+            paths.append(path)
+    if tables:
+        t0 = tables[0]
+        combined = out_dir / f"{t0.dataset}_{t0.preset}.md"
+        _atomic_write(combined, "\n".join(table_markdown(t) for t in tables))
+        paths.append(combined)
+    return paths
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+# ----- running -----------------------------------------------------------------------------------
+@dataclass
+class ReproduceResult:
+    tables: list[ResultTable]
+    paths: list[Path]
+    trained: int
+    reused: int
+
+
+def expected_run_dir(root: Path, method: str, data: ImageDataset, cls: int, preset: str, seed: int) -> Path:
+    return run_dir(root, method, data.name, cls, f"{preset}-seed{seed}")
+
+
+def run_or_reuse(method: str, data: ImageDataset, cls: int, preset: str, seed: int, device: str = "auto",
+                 data_dir: str | None = None, out: str | None = None,
+                 stage: Callable[[str], None] | None = None, progress: Any = None) -> tuple[RunInfo, bool]:
+    """The complete run folder for (method, class, preset, seed), trained only if it is not there yet."""
+    path = expected_run_dir(results_root(out), method, data, cls, preset, seed)
+    if is_complete(path):
+        return read_run(path), False
+    if method == GEOM:
+        request = RunRequest(data.name, cls, preset, seed, device, data_dir, out)
+        assert run_name(request) == path.name
+        return run_one_class(request, stage=stage), True
+    return run_baseline(get_method(method), data.name, cls, preset, seed, device, data_dir, out,
+                        progress=progress, stage=stage, data=data), True
+
+
+def reproduce(dataset: str, methods: str | list[str], preset: str = "quick", runs: int = 1, seed: int = 0,
+              device: str = "auto", data_dir: str | None = None, out: str | None = None,
+              tables_dir: str | Path | None = DEFAULT_TABLES_DIR, classes: list[int | str] | None = None,
+              train: bool = True, on_run: RunEvent | None = None, stage: Callable[[str], None] | None = None,
+              progress: Any = None) -> ReproduceResult:
+    """Run (or reuse) every class x method x seed, then write one table per metric.
+
+    Tables are rewritten after every class, so an interrupted call still leaves tables of what is
+    done. ``train=False`` only tabulates the runs already present.
+    """
+    if runs < 1:
+        raise ValueError(f"--runs must be at least 1, got {runs}")
+    method_list = parse_methods(methods)
+    data = load_dataset(dataset, data_dir)  # fail fast on a missing dataset, before any training
+    if preset not in ("paper", "quick", "tiny"):
+        raise ValueError(f"unknown preset {preset!r}; choose one of paper, quick, tiny")
+    wanted = list(range(data.num_classes)) if not classes else [parse_class(data, c) for c in classes]
+    root = results_root(out)
+    seeds = {m: seeds_for(m, runs, seed) for m in method_list}
+    trained = reused = 0
+    tables: list[ResultTable] = []
+    paths: list[Path] = []
+
+    def tabulate() -> None:
+        nonlocal tables, paths
+        collected = collect_runs(root, data.name, method_list, preset, seeds)
+        tables = [build_table(collected, data.name, metric, list(data.class_names), preset) for metric in METRICS]
+        if tables_dir is not None:
+            paths = write_tables(tables, tables_dir)
+
+    if train:
+        for cls in wanted:
+            for method in method_list:
+                for s in seeds[method]:
+                    run, did_train = run_or_reuse(method, data, cls, preset, s, device, data_dir, out, stage, progress)
+                    trained += did_train
+                    reused += not did_train
+                    if on_run is not None:
+                        on_run(method, cls, s, run, did_train)
+            tabulate()
+    tabulate()
+    return ReproduceResult(tables, paths, trained, reused)
