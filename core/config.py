@@ -80,11 +80,11 @@ class GeomConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     # Exactly the paper: WRN-10-4 (16-8 at 64x64), 72 transforms, ceil(200/72)=3 epochs, all data.
     "paper": {},
-    # The best detector that trains and scores one class in about two minutes on a 2-core CPU
-    # (chosen by measurement; see README "Choosing quick"): WRN-10-1 instead of 10-4 and 2,000
-    # steps instead of 3 epochs (about 1/6 of the paper's steps on Fashion-MNIST), Dirichlet fitted
-    # on 1,000 normal training images instead of all. All 72 transforms; the whole test set.
-    "quick": {"width": 1, "steps": 2000, "fit_images": 1000},
+    # A detector that trains and scores one class, whole test set included, in under three minutes
+    # on a 2-core CPU: WRN-10-1 instead of 10-4 (about 9x fewer FLOPs), 1,500 steps of 128 instead
+    # of 3 epochs (1/7 of the paper's 10,125 steps on a 6,000-image class), Dirichlet fitted on 500
+    # normal training images instead of all. All 72 transforms; the whole test set.
+    "quick": {"width": 1, "steps": 1500, "fit_images": 500},
     # Seconds, for tests and smoke runs: a handful of steps on a few hundred images.
     "tiny": {"width": 1, "steps": 40, "batch_size": 64, "max_train_images": 500, "fit_images": 200, "max_test_images": 600},
 }

@@ -23,7 +23,7 @@ def test_initialisation_and_structure():
     fan_in = conv.in_channels * 9
     assert conv.weight.std().item() == pytest.approx(math.sqrt(2 / fan_in), rel=0.05)
     bound = 1 / math.sqrt(m.fc.in_features)
-    assert m.fc.weight.abs().max().item() <= bound and float(m.fc.bias.abs().sum()) == 0
+    assert m.fc.weight.abs().max().item() <= bound and float(m.fc.bias.detach().abs().sum()) == 0
     assert m.blocks[0].shortcut is not None  # 16 -> 64 channels needs a projection
     assert WideResNet(10, 1, 4, 1).blocks[0].shortcut is None  # 16 -> 16 at stride 1: identity
     assert all(bn.momentum == 0.1 and bn.eps == 1e-5 for bn in m.modules() if isinstance(bn, torch.nn.BatchNorm2d))
