@@ -45,7 +45,8 @@ left.plotly_chart(roc_figure(is_normal, score, None if paper["auroc"] is None el
 right.plotly_chart(pr_figure(is_normal, score, None if paper["aupr_in"] is None else paper["aupr_in"].mean / 100))
 
 lo, hi = float(score.min()), float(score.max())
-step = (hi - lo) / 500 or 1.0
+hi = hi if hi > lo else lo + 1.0  # a slider needs a range, even if a collapsed model scores all alike
+step = (hi - lo) / 500
 threshold = st.slider("Threshold: images scoring at or above it are called normal", lo, hi,
                       value=threshold_at_tpr(is_normal, score, 0.95), step=step,
                       format=f"%.{max(0, 2 - math.floor(math.log10(step)))}f", key=f"threshold-{method}-{run.path}",

@@ -44,6 +44,6 @@ shoot() {  # shoot PAGE_PATH NAME WIDTHxHEIGHT: wait until Streamlit has finishe
   echo "wrote $here/$2.png"
 }
 
-shoot "" home 1400x1500
+shoot "" home 1400x1650
 shoot scores scores 1400x2300
 shoot transforms transforms 1400x1800
