@@ -87,8 +87,12 @@ class Chromium:
     def resize(self, width: int, height: int) -> None:
         self._page("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
 
-    def open(self, url: str, timeout_s: float = 120.0, settle_s: float = 0.5) -> bool:
-        """Load ``url`` and wait (real time) until the Streamlit page is drawn; False on timeout."""
+    def open(self, url: str, timeout_s: float = 120.0, settle_s: float = 1.5) -> bool:
+        """Load ``url`` and wait (real time) until the Streamlit page is drawn; False on timeout.
+
+        ``settle_s`` more seconds let the browser decode images inside charts (plotly draws its SVG
+        frame first and fills in an image trace's PNG afterwards).
+        """
         self.evaluate("window.__geomOldPage = true")  # gone once the new document replaces this one
         self._page("Page.navigate", url=url)
         deadline = time.monotonic() + timeout_s
@@ -147,7 +151,7 @@ def main(argv: list[str]) -> int:
     with streamlit_server({"GEOM_RESULTS_DIR": str(run.parents[3])}) as base, Chromium() as browser:
         for path, name, height in README_SHOTS:
             browser.resize(1400, height)
-            if not browser.open(f"{base}/{path}?run={run}", timeout_s=300):
+            if not browser.open(f"{base}/{path}?run={run}", timeout_s=300, settle_s=4.0):
                 print(f"{name}: the page did not finish rendering", file=sys.stderr)
                 return 1
             print(f"wrote {browser.screenshot(out / f'{name}.png')}")
