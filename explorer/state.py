@@ -32,8 +32,9 @@ def results_dir() -> Path:
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=4)
-def dataset(name: str) -> ImageDataset:
-    return load_dataset(name, data_dir())
+def dataset(name: str, download: bool = True) -> ImageDataset:
+    """A dataset, downloaded on first use where the network allows (failures are not cached)."""
+    return load_dataset(name, data_dir(), download=download)
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
@@ -120,4 +121,6 @@ def run_scores(run: RunInfo) -> dict[str, np.ndarray]:
 
 
 def run_dataset(run: RunInfo) -> ImageDataset:
-    return dataset(run.meta["dataset"])
+    """The run's dataset from local files only: pages rerun often, and viewing a run trained
+    elsewhere must not retry a (slow, failing) download on every rerun."""
+    return dataset(run.meta["dataset"], download=False)
