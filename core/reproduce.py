@@ -221,17 +221,21 @@ def table_markdown(table: ResultTable) -> str:
 
 def table_notes(table: ResultTable) -> list[str]:
     n = len(table.class_names)
-    notes = [f"- ours: mean ± SEM over runs (a single run shows no SEM); paper: Golan & El-Yaniv (2018), "
-             f"Table {PAPER_TABLE_NUMBER[table.metric]}. The avg row averages the class means and needs all {n} classes."]
+    with_paper = [m for m in table.methods if table.has_paper(m)]
+    source = (f"paper: Golan & El-Yaniv (2018), Table {PAPER_TABLE_NUMBER[table.metric]}" if with_paper
+              else "the paper reports no numbers for this dataset and these methods")
+    notes = [f"- ours: mean ± SEM over runs (a single run shows no SEM); {source}. "
+             f"The avg row averages the class means and needs all {n} classes."]
     for m in table.methods:
         done, secs = table.complete(m), table.seconds.get(m, [])
         timing = f"{np.mean(secs):.0f} s per run, {np.sum(secs) / 60:.1f} min in all" if secs else "no runs"
         seeds = ", ".join(map(str, table.seeds.get(m, []))) or "–"
         notes.append(f"- {method_title(m)}: {done}/{n} classes, seeds {seeds}; {timing}.")
     if any(m.endswith("-hindsight") for m in table.methods):
+        repeat = ("; its paper column repeats the paper's hindsight number"
+                  if any(m.endswith("-fair") for m in with_paper) else "")
         notes.append("- hindsight: the OC-SVM's nu and gamma were picked by the best AUROC on the labelled test set, "
-                     "as the paper did (an unfair advantage). fair: gamma='scale', nu=0.1, no test labels; its paper "
-                     "column repeats the paper's hindsight number.")
+                     f"as the paper did (an unfair advantage). fair: gamma='scale', nu=0.1, no test labels{repeat}.")
     return notes
 
 

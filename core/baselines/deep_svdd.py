@@ -119,7 +119,7 @@ class DeepSVDD(Baseline):
     config_cls = DeepSVDDConfig
     presets = {
         "paper": {},  # Ruff et al.: 150 pretraining + 150 training epochs
-        "quick": {"epochs": 30, "lr_milestone": 20, "pretrain_epochs": 10},
+        "quick": {"epochs": 25, "lr_milestone": 20, "pretrain_epochs": 5},  # CPU-sized
         "tiny": {"epochs": 3, "lr_milestone": 0, "pretrain_epochs": 1, "max_train_images": 300, "max_test_images": 600},
     }
 
