@@ -121,7 +121,7 @@ def summary_line(lines: list[dict]) -> dict:
 
 
 # Modules that register further subcommands with @command when imported.
-COMMAND_MODULES: tuple[str, ...] = ("core.baselines_cli",)
+COMMAND_MODULES: tuple[str, ...] = ("core.baselines_cli", "core.section6_cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,11 @@ PAGES = {
     "Compare": [
         st.Page(str(ROOT / "pages" / "results.py"), title="Results vs baselines", icon=":material/leaderboard:"),
     ],
+    "Why it works": [
+        st.Page(str(ROOT / "pages" / "ablation.py"), title="Transform invariance", icon=":material/flip:"),
+        st.Page(str(ROOT / "pages" / "ascent.py"), title="Gradient ascent", icon=":material/trending_up:"),
+        st.Page(str(ROOT / "pages" / "attribution.py"), title="Attributions", icon=":material/center_focus_strong:"),
+    ],
 }
 
 st.set_page_config(page_title="GEOM Explorer", page_icon="🔍", layout="wide")

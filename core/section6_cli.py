@@ -1,0 +1,245 @@
+"""``python -m core ablation | ascent | explain``: the paper's Section 6 tools on the command line.
+
+    python -m core ablation --preset 8v3-flip --seeds 5
+    python -m core ablation --normal 3 --anomaly 8 --transforms rot4 --seeds 2
+    python -m core ascent --run results/geom/mnist/3/quick-seed0 --index 3 --steps 200 --out ascent.png
+    python -m core ascent --paper --start-class 0 --out zero_to_three.npz
+    python -m core explain --run results/geom/mnist/3/quick-seed0 --index 18 --method ig --out ig.npz
+
+Each prints a final JSON line with its numbers (and the files it wrote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from core.ablation import PAPER_ABLATIONS, AblationSpec, run_ablation_seeds, with_overrides
+from core.cli import ProgressBar, command
+from core.data import load_dataset
+from core.detector import SCORE_METHODS, GeomDetector
+from core.runs import read_run
+
+
+# ----- ablation ------------------------------------------------------------------------------------
+def add_ablation_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=list(PAPER_ABLATIONS), help="one of the paper's three experiments")
+    p.add_argument("--dataset", help="mnist (default) or fashion_mnist, or any registry name")
+    p.add_argument("--normal", help="normal class (id or name), e.g. 8")
+    p.add_argument("--anomaly", help="anomalous class (id or name), e.g. 3")
+    p.add_argument("--transforms", help="a transform set name (flip, translate7, rot4, flip_rot8, ...) or "
+                                        "'flip,rows,cols,rot; ...' tuples")
+    p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1); the paper reports 5")
+    p.add_argument("--steps", type=int, help=f"training steps (default {AblationSpec.steps})")
+    p.add_argument("--max-test-images", type=int, help="cap on the two classes' test images (default: all)")
+    p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
+    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+
+
+@command("ablation", "Section 6: a two-transform detector on one class vs one other class, over seeds")(add_ablation_args)
+def ablation_command(args: argparse.Namespace) -> int:
+    base = PAPER_ABLATIONS[args.preset].spec if args.preset else AblationSpec()
+    if not args.preset and args.normal is None:
+        raise ValueError("give --preset (one of " + ", ".join(PAPER_ABLATIONS) + ") or --normal/--anomaly/--transforms")
+    if args.seeds < 1:
+        raise ValueError("--seeds must be at least 1")
+    spec = with_overrides(base, dataset=args.dataset, normal=args.normal, anomaly=args.anomaly,
+                          transforms=args.transforms, steps=args.steps, max_test_images=args.max_test_images)
+    bar = ProgressBar(spec.label)
+    seeds = list(range(args.seeds))
+
+    def progress(i: int, n: int, p) -> None:
+        if p is not None:
+            bar._draw((i + p.fraction) / n, f"seed {i + 1}/{n} step {p.step}/{p.total_steps} loss {p.loss:.3f}")
+        else:
+            bar._draw(i / n, f"{i}/{n} seeds done")
+
+    summary = run_ablation_seeds(spec, seeds, args.data_dir, args.device, progress)
+    names = summary.runs[0].transform_names
+    print(f"{summary.normal_label} (normal) vs {summary.anomaly_label} (anomaly), transforms {names}")
+    for r in summary.runs:
+        print(f"  seed {r.seed}: AUROC {r.auroc['dirichlet']:.3f} (simplified {r.auroc['simple']:.3f}), "
+              f"transform accuracy normal {r.accuracy_normal:.2f} / anomalous {r.accuracy_anomalous:.2f}")
+    mean, sem = summary.auroc()
+    paper = "" if summary.paper_auroc is None else f" (paper: {summary.paper_auroc:.3f})"
+    print(f"AUROC {mean:.3f} ± {sem:.3f} over {len(seeds)} seeds{paper}")
+    line = summary.to_json()
+    line.pop("runs")
+    line["preset"] = args.preset
+    print(json.dumps(line))
+    return 0
+
+
+# ----- shared: a run's detector and one of its dataset's test images -------------------------------
+def _run_detector(run_dir: str, device: str) -> tuple[GeomDetector, object, dict]:
+    run = read_run(run_dir)  # FileNotFoundError with a clear message when it is not a run folder
+    if not run.model_path.is_file():
+        raise FileNotFoundError(f"{run.path} has no model.pt (was it trained by `python -m core run`?)")
+    det = GeomDetector.load(run.model_path, device)
+    return det, run, run.meta
+
+
+def _test_image(dataset: str, data_dir: str | None, index: int) -> tuple[np.ndarray, int]:
+    data = load_dataset(dataset, data_dir)
+    if not 0 <= index < len(data.x_test):
+        raise ValueError(f"--index {index} is out of range: {data.name} has {len(data.x_test)} test images (0..{len(data.x_test) - 1})")
+    return data.x_test[index:index + 1], int(data.y_test[index])
+
+
+def _suffix(path: str, allowed: tuple[str, ...]) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in allowed:
+        raise ValueError(f"--out {path}: write a {' or '.join(allowed)} file")
+    return suffix
+
+
+# ----- ascent ---------------------------------------------------------------------------------------
+def add_ascent_args(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="a run folder (its model and dataset)")
+    src.add_argument("--paper", action="store_true", help="the paper's Figure 1 model: MNIST digit 3, flip x rotations "
+                                                          "(trained here, a few minutes on a CPU)")
+    p.add_argument("--index", type=int, help="test-set index of the start image (default: the first test image "
+                                             "of --start-class)")
+    p.add_argument("--start-class", type=int, default=0, help="with --paper and no --index: start from this digit's "
+                                                              "first test image (the paper: 0, and 3)")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--step-size", type=float, default=0.05, help="largest pixel change per step (pixels in [-1, 1])")
+    p.add_argument("--score", choices=SCORE_METHODS, default="simple", help="score to maximise (the paper: simple)")
+    p.add_argument("--keep-top", type=float, default=1.0, help="update only this fraction of pixels (largest |grad*x|); 1 = all "
+                                                               "(the authors kept 0.2)")
+    p.add_argument("--smooth", type=float, default=1.0, help="Gaussian sigma (pixels) of each update; 0 = none")
+    p.add_argument("--no-clip", action="store_true", help="let pixels leave [-1, 1]")
+    p.add_argument("--frame-every", type=int, default=20)
+    p.add_argument("--out", help="write the frames: .png (a strip: frames, then the difference) or .npz (arrays)")
+    p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
+    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+
+
+@command("ascent", "Figure 1: gradient ascent on an image's pixels to raise its normality score")(add_ascent_args)
+def ascent_command(args: argparse.Namespace) -> int:
+    from core.ascent import PAPER_ASCENT, AscentSettings, gradient_ascent, start_images, train_preset_detector
+
+    settings = AscentSettings(args.steps, args.step_size, args.score, args.keep_top, args.smooth, not args.no_clip,
+                              args.frame_every)
+    if args.out:
+        _suffix(args.out, (".png", ".npz"))
+    if args.paper:
+        dataset = PAPER_ASCENT.dataset
+        data = load_dataset(dataset, args.data_dir)  # fail fast, before training
+        index = args.index if args.index is not None else int(start_images(data, args.start_class)[0][0])
+        image, label = _test_image(dataset, args.data_dir, index)
+        bar = ProgressBar("training the digit-3 flip x rotation model")
+        det = train_preset_detector(PAPER_ASCENT, args.data_dir, args.device, bar.train)
+        source = "paper preset"
+    else:
+        det, run, meta = _run_detector(args.run, args.device)
+        dataset = meta["dataset"]
+        if args.index is None:
+            raise ValueError("--index is required with --run (a test-set index of the run's dataset)")
+        index = args.index
+        image, label = _test_image(dataset, args.data_dir, index)
+        source = str(run.path)
+    bar = ProgressBar("ascent")
+    result = gradient_ascent(det, image, settings, lambda s, n, v: bar._draw(s / n, f"step {s}/{n} score {v:.4f}"))
+    if args.out:
+        write_ascent(result, args.out)
+    line = {"source": source, "dataset": dataset, "index": index, "label": label, **asdict(settings),
+            **{k: round(v, 6) for k, v in result.summary().items()}, "out": args.out}
+    print(json.dumps(line))
+    return 0
+
+
+def write_ascent(result, out: str) -> None:
+    from core.ascent import to_uint8
+
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _suffix(out, (".png", ".npz")) == ".npz":
+        np.savez_compressed(path, frames=result.frames, frame_steps=np.array(result.frame_steps),
+                            difference=result.difference, **{f"curve_{m}": c for m, c in result.curves.items()})
+        return
+    from PIL import Image
+
+    frames = to_uint8(result.frames[:, 0])  # (F, H, W, C) of the first image
+    diff = result.difference[0].sum(0)
+    lim = max(float(np.abs(diff).max()), 1e-6)
+    red = np.clip(255 * diff / lim, 0, 255)
+    blue = np.clip(-255 * diff / lim, 0, 255)
+    diff_rgb = np.stack([255 - blue, 255 - red - blue, 255 - red], -1).clip(0, 255).astype(np.uint8)
+    tiles = [np.repeat(f, 3, -1) if f.shape[-1] == 1 else f for f in frames] + [diff_rgb]
+    h = tiles[0].shape[0]
+    gap = np.full((h, 2, 3), 255, np.uint8)
+    strip = np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
+    Image.fromarray(strip).resize((strip.shape[1] * 3, h * 3), Image.Resampling.NEAREST).save(path)
+
+
+# ----- explain --------------------------------------------------------------------------------------
+def add_explain_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="a run folder (its model and dataset)")
+    p.add_argument("--index", type=int, required=True, help="test-set index of the image to explain")
+    p.add_argument("--method", choices=["ig", "saliency", "occlusion"], default="ig")
+    p.add_argument("--score", choices=SCORE_METHODS, default="dirichlet", help="the normality score explained")
+    p.add_argument("--transform", type=int, help="explain log p(right transform) of this transform index instead of the score")
+    p.add_argument("--steps", type=int, default=32, help="Integrated Gradients: points on the path")
+    p.add_argument("--baseline", choices=["black", "grey"], default="black")
+    p.add_argument("--window", type=int, default=6, help="Occlusion window side (pixels)")
+    p.add_argument("--stride", type=int, default=3, help="Occlusion stride (pixels)")
+    p.add_argument("--out", help="write the map: .npz (arrays) or .png (image | attribution)")
+    p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
+    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+
+
+@command("explain", "captum attributions of an image's normality score (or of one transform's recognition)")(add_explain_args)
+def explain_command(args: argparse.Namespace) -> int:
+    from core.explain import ExplainSettings, explain_score, explain_transforms
+
+    if args.out:
+        _suffix(args.out, (".png", ".npz"))
+    settings = ExplainSettings(method=args.method, score=args.score, n_steps=args.steps, baseline=args.baseline,
+                               window=args.window, stride=args.stride)
+    det, run, meta = _run_detector(args.run, args.device)
+    image, label = _test_image(meta["dataset"], args.data_dir, args.index)
+    bar = ProgressBar(f"{args.method}")
+    progress = lambda d, n: bar._draw(d / n, f"{d}/{n} forward passes")  # noqa: E731
+    if args.transform is None:
+        attr = explain_score(det, image, settings, progress)
+    else:
+        attr = explain_transforms(det, image, [args.transform], settings, progress)
+    if args.out:
+        write_attribution(attr, image[0], args.out)
+    line = {"run": str(run.path), "index": args.index, "label": label, "method": args.method, "target": attr.target,
+            "value": round(float(attr.value[0]), 6), "baseline_value": round(float(attr.baseline_value[0]), 6),
+            "attribution_sum": round(float(attr.maps[0].sum()), 6),
+            "convergence_delta": None if attr.delta is None else round(float(attr.delta[0]), 6), "out": args.out}
+    print(json.dumps(line))
+    return 0
+
+
+def write_attribution(attr, image: np.ndarray, out: str) -> None:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if _suffix(out, (".png", ".npz")) == ".npz":
+        np.savez_compressed(path, maps=attr.maps, value=attr.value, baseline_value=attr.baseline_value,
+                            image=image, **({} if attr.delta is None else {"delta": attr.delta}))
+        return
+    from PIL import Image
+
+    m = attr.pixel_maps()[0]
+    lim = max(float(np.abs(m).max()), 1e-12)
+    red, blue = np.clip(255 * m / lim, 0, 255), np.clip(-255 * m / lim, 0, 255)
+    heat = np.stack([255 - blue, 255 - red - blue, 255 - red], -1).clip(0, 255).astype(np.uint8)
+    img = np.repeat(image, 3, -1) if image.shape[-1] == 1 else image
+    strip = np.concatenate([img, np.full((img.shape[0], 2, 3), 255, np.uint8), heat], axis=1)
+    Image.fromarray(strip).resize((strip.shape[1] * 4, strip.shape[0] * 4), Image.Resampling.NEAREST).save(path)
+
+
+if __name__ == "__main__":  # python -m core.section6_cli ... works too
+    from core.cli import main
+
+    sys.exit(main(sys.argv[1:]))

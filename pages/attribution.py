@@ -1,0 +1,139 @@
+"""Why it works, 3: where in an image the detector finds it normal or not (captum attributions)."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from core.data import DataError
+from core.detector import SCORE_METHODS
+from core.explain import METHODS, ExplainSettings, explain_score, explain_transforms, typical_normal, worst_cases
+from explorer import state
+from explorer.figures.section6 import attribution_overlay_figure, cases_caption
+
+MAX_CACHED = 64
+NO_BAR = {"displayModeBar": False}
+N_CASES = 4
+HELP = {"ig": "Integrated Gradients: gradients averaged along a straight path from a black image; the map sums to "
+              "score(image) − score(black image).",
+        "saliency": "Saliency: |gradient| of the target; cheap, local, noisy.",
+        "occlusion": "Occlusion: how much the target drops when a window is painted black (slow: one pass per window)."}
+
+
+@st.cache_resource
+def attribution_store() -> dict:
+    """Computed attributions shared by every session, keyed by run, images and settings."""
+    return {}
+
+
+def attributions(kind: str, indices: tuple[int, ...], settings: ExplainSettings, transform: int | None = None):
+    """Cached attributions of test images ``indices``, computed with a progress bar when new."""
+    store = attribution_store()
+    key = (str(run.path), state.run_mtime(run), kind, indices, settings, transform)
+    if key not in store:
+        bar = st.progress(0.0, text=f"{METHODS[settings.method]}…")
+        progress = lambda d, n: bar.progress(min(1.0, d / n), text=f"{METHODS[settings.method]}: pass {d}/{n}")  # noqa: E731
+        x = data.x_test[list(indices)]
+        if kind == "score":
+            store[key] = explain_score(det, x, settings, progress)
+        else:  # one transform, per image
+            parts = [explain_transforms(det, x[i:i + 1], [transform], settings, progress) for i in range(len(x))]
+            store[key] = parts
+        bar.empty()
+        while len(store) > MAX_CACHED:
+            store.pop(next(iter(store)))
+    return store[key]
+
+
+run = state.require_run()
+meta = run.meta
+st.title(f"Why it works · where the detector looks ({meta['dataset']} · normal {meta['class_label']})")
+st.markdown(
+    "Attributions say which pixels push an image's **normality score** up (red) or down (blue), or, per "
+    "transform, which pixels let the classifier **recognise the transform** on this image. Compare a typical "
+    "normal image with the one you pick, and look at the images the model gets most wrong."
+)
+det = state.run_detector(run)
+try:
+    data = state.run_dataset(run)
+except DataError as exc:
+    st.error(f"The run's dataset is unavailable: {exc}")
+    st.stop()
+scores = state.run_scores(run)
+names = meta["class_names"]
+
+c1, c2, c3 = st.columns(3)
+method = c1.radio("Method", list(METHODS), index=1, format_func=METHODS.get, help="\n\n".join(HELP.values()))
+score = c2.radio("Score", SCORE_METHODS, format_func=lambda m: {"dirichlet": "Dirichlet", "simple": "simplified"}[m])
+with c3:
+    n_steps = st.slider("IG steps", 8, 128, 32, 8, disabled=method != "ig")
+    window = st.slider("Occlusion window (px)", 2, 12, 6, disabled=method != "occlusion")
+settings = ExplainSettings(method=method, score=score, n_steps=n_steps, window=window, stride=max(1, window // 2))
+
+cases = worst_cases(scores, score, N_CASES)
+typical = typical_normal(scores, score)
+options = {"typical": typical}
+options.update({f"false positive #{i + 1}": c.test_index for i, c in enumerate(cases["false_positives"])})
+options.update({f"false negative #{i + 1}": c.test_index for i, c in enumerate(cases["false_negatives"])})
+pick = st.selectbox("Image to explain (false positive: an anomaly scored as normal; false negative: the reverse)",
+                    [*options, "any test image"], index=1 if len(options) > 1 else 0)
+if pick == "any test image":
+    chosen = int(st.number_input(f"Test-set index (0..{len(data.x_test) - 1})", 0, len(data.x_test) - 1, typical))
+else:
+    chosen = options[pick]
+
+position = {int(t): i for i, t in enumerate(scores["test_index"])}
+s_all = np.asarray(scores[score], float)
+normal_sorted = np.sort(s_all[scores["is_normal"].astype(bool)])
+
+
+def caption(index: int, prefix: str) -> str:
+    label = names[int(data.y_test[index])]
+    if index not in position:
+        return f"{prefix}: {label} (not in the run's scored test subset)"
+    s = s_all[position[index]]
+    pct = 100 * np.searchsorted(normal_sorted, s, side="right") / len(normal_sorted)
+    return f"{prefix}: " + cases_caption(label, s, pct)
+
+
+st.subheader("The normality score")
+pair = (typical, chosen)
+attr = attributions("score", pair, settings)
+maps = attr.pixel_maps()
+titles = [caption(typical, "typical normal"), caption(chosen, pick)]
+st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], list(maps), titles), key="score-pair", config=NO_BAR)
+if attr.delta is not None:
+    st.caption(f"Integrated Gradients completeness: the map sums to {attr.maps[1].sum():.4g}; "
+               f"score(image) − score(black) = {attr.value[1] - attr.baseline_value[1]:.4g} "
+               f"(error {attr.delta[1]:+.3g}; more steps make it smaller).")
+
+st.subheader("One transform: what lets the classifier recognise it")
+tnames = det.transforms.names
+default_t = 0
+if chosen in position and "correct_prob" in scores:  # the transform the chosen image gets most wrong
+    default_t = int(np.argmin(scores["correct_prob"][position[chosen]].astype(float)))
+t = st.selectbox("Transform", range(len(tnames)), index=default_t, format_func=lambda i: f"{i}: {tnames[i]}",
+                 help="Defaults to the transform the classifier recognises worst on the chosen image.")
+parts = attributions("transform", pair, settings, t)
+titles = [f"{title.split(':')[0]}: log p = {p.value[0]:.3g}" for title, p in zip(titles, parts)]
+st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], [p.pixel_maps()[0] for p in parts], titles),
+                key="transform-pair", config=NO_BAR)
+
+st.subheader("Where the model goes wrong")
+st.caption(f"The {N_CASES} anomalies with the highest scores and the {N_CASES} normal images with the lowest, "
+           "with attributions of the score: what made the model call them normal, or not.")
+case_settings = settings
+if method != "saliency" and not st.toggle(f"Use {METHODS[method]} here too (slow: {2 * N_CASES} images)", False):
+    case_settings = ExplainSettings(method="saliency", score=score)
+    st.caption("Shown with Saliency.")
+for label, group in (("False positives (anomalies called normal)", cases["false_positives"]),
+                     ("False negatives (normal images called anomalous)", cases["false_negatives"])):
+    if not group:
+        st.caption(f"{label}: none")
+        continue
+    idx = tuple(c.test_index for c in group)
+    a = attributions("score", idx, case_settings)
+    st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in idx], list(a.pixel_maps()),
+                                               [cases_caption(names[c.label], c.score, c.percentile) for c in group],
+                                               tile_px=200), key=f"cases-{label}", config=NO_BAR)
+    st.caption(label)

@@ -1,0 +1,133 @@
+"""core.ascent (paper Figure 1): the differentiable score and gradient ascent on the input, and its CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from core.ascent import (AscentSettings, _update_mask, gaussian_blur, gradient_ascent, normality_score, to_uint8)
+from core.cli import main
+from core.config import GeomConfig
+from core.data import load_dataset, to_model_input
+from core.detector import GeomDetector
+
+
+@pytest.fixture(scope="module")
+def det() -> GeomDetector:
+    """A tiny rot4 detector on digit 3 of the offline digits: seconds to train."""
+    data = load_dataset("digits")
+    cfg = GeomConfig(width=1, transforms="rot4", in_channels=1, steps=6, batch_size=32, fit_images=60, seed=0,
+                     precision="fp32")
+    return GeomDetector(cfg, "cpu").fit(data.x_train[data.y_train == 3][:120])
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    data = load_dataset("digits")
+    return data.x_test[[int(np.flatnonzero(data.y_test == 0)[0]), int(np.flatnonzero(data.y_test == 3)[0])]]
+
+
+@pytest.mark.parametrize("method", ["simple", "dirichlet"])
+def test_torch_score_equals_the_detectors_score(det: GeomDetector, images: np.ndarray, method: str) -> None:
+    ours = normality_score(det, to_model_input(images), method).detach().numpy()
+    ref = det.score(images, method)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_score_has_a_gradient_in_the_pixels(det: GeomDetector, images: np.ndarray) -> None:
+    x = to_model_input(images).requires_grad_(True)
+    grad, = torch.autograd.grad(normality_score(det, x, "dirichlet").sum(), x)
+    assert grad.shape == x.shape and grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("method", ["simple", "dirichlet"])
+def test_ascent_raises_the_score_and_keeps_pixels_in_range(det: GeomDetector, images: np.ndarray, method: str) -> None:
+    settings = AscentSettings(steps=12, step_size=0.05, method=method, frame_every=5)
+    r = gradient_ascent(det, images, settings)
+    assert r.frame_steps == [0, 5, 10, 12]
+    assert r.frames.shape == (4, 2, 1, 32, 32)
+    assert r.frames.min() >= -1.0 and r.frames.max() <= 1.0
+    np.testing.assert_allclose(r.start, to_model_input(images).numpy())
+    curve = r.scores
+    assert curve.shape == (13, 2)
+    assert (curve[-1] > curve[0]).all()  # the score rose for both images
+    if method == "simple":  # smooth enough that (almost) every step goes uphill
+        assert np.mean(np.diff(curve, axis=0) > -1e-6) > 0.8
+    assert r.difference.shape == (2, 1, 32, 32) and np.abs(r.difference).max() > 0
+    s = r.summary()
+    assert s[f"{method}_after"] > s[f"{method}_before"] and s["mean_abs_change"] > 0
+
+
+def test_unclipped_ascent_may_leave_the_range_clipped_never(det: GeomDetector, images: np.ndarray) -> None:
+    big = AscentSettings(steps=4, step_size=0.5, keep_top=None, smooth_sigma=0.0, frame_every=1)
+    clipped = gradient_ascent(det, images[:1], big)
+    assert clipped.frames.min() >= -1 and clipped.frames.max() <= 1
+    free = gradient_ascent(det, images[:1], replace(big, clip=False))
+    assert free.frames.min() < -1 or free.frames.max() > 1
+
+
+def test_ascent_accepts_float_images_and_checks_shape(det: GeomDetector) -> None:
+    x = torch.full((1, 1, 32, 32), -1.0)
+    r = gradient_ascent(det, x, AscentSettings(steps=2, frame_every=1))
+    assert r.frames.shape[0] == 3
+    with pytest.raises(ValueError, match="do not fit"):
+        gradient_ascent(det, torch.zeros(1, 3, 32, 32), AscentSettings(steps=1))
+
+
+def test_settings_are_validated() -> None:
+    for bad in (dict(steps=0), dict(step_size=0), dict(method="max"), dict(keep_top=0), dict(keep_top=1.5),
+                dict(smooth_sigma=-1), dict(frame_every=0)):
+        with pytest.raises(ValueError):
+            AscentSettings(**bad)
+
+
+def test_blur_keeps_constants_and_mass() -> None:
+    x = torch.full((2, 1, 16, 16), 0.3)
+    torch.testing.assert_close(gaussian_blur(x, 1.0), x)
+    spike = torch.zeros(1, 1, 16, 16)
+    spike[0, 0, 8, 8] = 1
+    blurred = gaussian_blur(spike, 1.0)
+    assert blurred.sum().item() == pytest.approx(1.0, abs=1e-5) and blurred[0, 0, 8, 8] < 0.5
+    assert gaussian_blur(spike, 0) is spike
+
+
+def test_update_mask_keeps_the_top_fraction() -> None:
+    g = torch.arange(100, dtype=torch.float32).view(1, 1, 10, 10)
+    m = _update_mask(g, torch.ones_like(g), 0.2)
+    assert m.sum().item() == 20 and m.view(-1)[80:].all()
+    assert _update_mask(g, g, None).all()
+
+
+def test_to_uint8_round_trips_dataset_pixels(images: np.ndarray) -> None:
+    np.testing.assert_array_equal(to_uint8(to_model_input(images).numpy()), images)
+
+
+def test_cli_ascent_on_a_run(tiny_run, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    png, npz = tmp_path / "a.png", tmp_path / "a.npz"
+    assert main(["ascent", "--run", str(tiny_run.path), "--index", "5", "--steps", "3", "--frame-every", "1",
+                 "--out", str(png), "--device", "cpu"]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["index"] == 5 and line["steps"] == 3 and line["simple_after"] >= line["simple_before"]
+    assert png.is_file() and png.stat().st_size > 100
+    assert main(["ascent", "--run", str(tiny_run.path), "--index", "5", "--steps", "2", "--out", str(npz),
+                 "--score", "dirichlet", "--device", "cpu"]) == 0
+    with np.load(npz) as z:
+        assert z["frames"].shape[0] == 2 and z["curve_dirichlet"].shape == (3, 1)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--run", "/nonexistent/run", "--index", "0"], "no run folder"),
+    (["--run", "{run}", "--index", "999999"], "out of range"),
+    (["--run", "{run}"], "--index is required"),
+    (["--run", "{run}", "--index", "0", "--out", "x.gif"], ".png or .npz"),
+])
+def test_cli_ascent_bad_input(tiny_run, args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
+    args = [a.replace("{run}", str(tiny_run.path)) for a in args]
+    assert main(["ascent", *args, "--steps", "1", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err
