@@ -132,8 +132,8 @@ for label, group in (("False positives (anomalies called normal)", cases["false_
         st.caption(f"{label}: none")
         continue
     idx = tuple(c.test_index for c in group)
+    st.markdown(f"**{label}**")
     a = attributions("score", idx, case_settings)
     st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in idx], list(a.pixel_maps()),
                                                [cases_caption(names[c.label], c.score, c.percentile) for c in group],
                                                tile_px=200), key=f"cases-{label}", config=NO_BAR)
-    st.caption(label)
