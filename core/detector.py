@@ -11,7 +11,6 @@ file never runs code from it.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -22,6 +21,7 @@ import torch
 from core.config import GeomConfig
 from core.data import to_model_input
 from core.dirichlet import dirichlet_contributions, fit_dirichlet, simple_score
+from core.runs import atomic_torch_save
 from core.train import (
     ProgressFn,
     autocast_context,
@@ -184,16 +184,7 @@ class GeomDetector:
             "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
             "alphas": torch.from_numpy(np.asarray(self.alphas, dtype=np.float64)),
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_torch_save(state, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto",

@@ -17,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 RESULTS_ENV = "GEOM_RESULTS_DIR"
 RUN_FILE, METRICS_FILE, SCORES_FILE, MODEL_FILE = "run.json", "metrics.json", "scores.npz", "model.pt"
@@ -38,6 +40,20 @@ def safe_dataset_dirname(dataset: str) -> str:
     if dataset.startswith("folder:"):
         return "folder-" + Path(dataset[len("folder:"):]).expanduser().resolve().name
     return dataset
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """torch.save into a temporary sibling, then one rename: a crash never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def run_dir(root: Path, method: str, dataset: str, normal_class: int, name: str) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.data import ImageDataset, load_dataset
+from core.data import DataError, ImageDataset, load_dataset
 from core.detector import GeomDetector
 from core.runs import RunInfo, find_runs, is_complete, read_run, results_root
 
@@ -124,3 +124,12 @@ def run_dataset(run: RunInfo) -> ImageDataset:
     """The run's dataset from local files only: pages rerun often, and viewing a run trained
     elsewhere must not retry a (slow, failing) download on every rerun."""
     return dataset(run.meta["dataset"], download=False)
+
+
+def run_dataset_or_stop(run: RunInfo) -> ImageDataset:
+    """The run's dataset, or an error box and a stop when it is not on this machine."""
+    try:
+        return run_dataset(run)
+    except DataError as exc:
+        st.error(f"The run's dataset is unavailable: {exc}")
+        st.stop()

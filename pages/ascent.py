@@ -59,11 +59,7 @@ if source == PRESET:
     dataset_name, default_class = PAPER_ASCENT.dataset, PAPER_ASCENT.starts[0]
 else:
     det = state.run_detector(run)
-    try:
-        data = state.run_dataset(run)
-    except DataError as exc:
-        st.error(f"The run's dataset is unavailable: {exc}")
-        st.stop()
+    data = state.run_dataset_or_stop(run)
     dataset_name, default_class = run.meta["dataset"], run.meta["normal_class"]
 
 labels = data.class_labels()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.data import DataError
 from core.detector import SCORE_METHODS
 from core.explain import METHODS, ExplainSettings, explain_score, explain_transforms, typical_normal, worst_cases
 from explorer import state
@@ -54,11 +53,7 @@ st.markdown(
     "normal image with the one you pick, and look at the images the model gets most wrong."
 )
 det = state.run_detector(run)
-try:
-    data = state.run_dataset(run)
-except DataError as exc:
-    st.error(f"The run's dataset is unavailable: {exc}")
-    st.stop()
+data = state.run_dataset_or_stop(run)
 scores = state.run_scores(run)
 names = meta["class_names"]
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
-import tempfile
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from core.data import ImageDataset, load_dataset, parse_class, to_model_input
 from core.detector import CheckpointError
 from core.experiment import test_subset
 from core.metrics import detection_metrics
-from core.runs import RunInfo, results_root, run_dir, write_run
+from core.runs import RunInfo, atomic_torch_save, results_root, run_dir, write_run
 from core.train import resolve_device
 
 CHECKPOINT_FORMAT = "geom-baseline/1"
@@ -177,16 +176,7 @@ class Baseline:
             "input_shape": list(self.input_shape),
             "state": self._state(),
         }
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_torch_save(state, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> "Baseline":
