@@ -4,7 +4,8 @@ the bare model on a ready-made batch.
 Training: sample (image, transform) pairs, gather-transform on the device, forward, backward,
 update -- versus forward, backward, update on one fixed, already transformed batch.
 Scoring: GeomDetector.softmax_matrix (transform every image k ways, forward, softmax, copy back)
--- versus the model's forward on a fixed batch of the same size. Prints both ratios (target >= 0.9).
+-- versus the forward of the same BN-folded inference model on ready batches of the same size.
+Prints both ratios (target >= 0.9), and how much faster the folded model is than the trained one.
 
     python -m bench.overhead [--device auto] [--width 1] [--steps 40]
 """
@@ -90,13 +91,16 @@ def main() -> None:
     def real_score() -> None:
         det.softmax_matrix(images)
 
-    def bare_score() -> None:
+    def bare(net: torch.nn.Module) -> None:
         with torch.inference_mode(), autocast_context(device, dtype):
             for inputs in ready:
-                model(inputs)
+                net(inputs)
 
-    real_i = min(timed(real_score, max(3, args.steps // 8), device) for _ in range(3))
-    bare_i = min(timed(bare_score, max(3, args.steps // 8), device) for _ in range(3))
+    folded = det.inference_model()
+    repeats = max(3, args.steps // 8)
+    real_i = min(timed(real_score, repeats, device) for _ in range(3))
+    bare_i = min(timed(lambda: bare(folded), repeats, device) for _ in range(3))
+    unfolded_i = min(timed(lambda: bare(model), repeats, device) for _ in range(3))
     result = {
         "device": str(device),
         "precision": str(dtype or "fp32").replace("torch.", ""),
@@ -107,11 +111,15 @@ def main() -> None:
         "score_inputs_per_s": round(n_images * k / real_i),
         "bare_inference_inputs_per_s": round(n_images * k / bare_i),
         "score_ratio": round(bare_i / real_i, 3),
+        "unfolded_inference_inputs_per_s": round(n_images * k / unfolded_i),
+        "fold_speedup": round(unfolded_i / bare_i, 3),
     }
     print(f"training step: {result['train_ratio']:.3f} of bare forward+backward+update "
           f"({result['train_images_per_s']} vs {result['bare_train_images_per_s']} images/s)")
     print(f"scoring:       {result['score_ratio']:.3f} of bare inference "
           f"({result['score_inputs_per_s']} vs {result['bare_inference_inputs_per_s']} transformed images/s)")
+    print(f"BN folding:    {result['fold_speedup']:.3f}x the trained model's inference "
+          f"({result['unfolded_inference_inputs_per_s']} transformed images/s unfolded)")
     print(json.dumps(result))
 
 

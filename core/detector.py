@@ -31,6 +31,7 @@ from core.train import (
     resolve_precision,
     train_classifier,
 )
+from core.wrn import inference_copy
 
 CHECKPOINT_FORMAT = "geom-detector/1"
 SCORE_METHODS = ("dirichlet", "simple")
@@ -73,6 +74,7 @@ class GeomDetector:
         self.model: torch.nn.Module | None = None
         self.alphas: np.ndarray | None = None  # (k, k) Dirichlet parameters, row t for transform t
         self._dtype = resolve_precision(config.precision, self.device)
+        self._scorer: tuple[torch.nn.Module, torch.nn.Module] | None = None  # (model, its inference copy)
 
     # ----- fitting -------------------------------------------------------------------------------
     def fit(self, x_normal: np.ndarray | torch.Tensor, progress: ProgressFn | None = None,
@@ -99,6 +101,14 @@ class GeomDetector:
             raise RuntimeError("this detector is not fitted: call fit() or GeomDetector.load() first")
         return self.model
 
+    def inference_model(self) -> torch.nn.Module:
+        """The BN-folded copy of the model, rebuilt whenever ``self.model`` is replaced."""
+        model = self._require_fitted()
+        if self._scorer is None or self._scorer[0] is not model:
+            fmt = memory_format(self.device, self._dtype)
+            self._scorer = (model, inference_copy(model).to(self.device, memory_format=fmt))
+        return self._scorer[1]
+
     def _check_shape(self, x: torch.Tensor) -> None:
         want = (self.config.in_channels, self.config.image_size, self.config.image_size)
         if tuple(x.shape[1:]) != want:
@@ -106,7 +116,7 @@ class GeomDetector:
 
     def _softmax_batches(self, x: np.ndarray | torch.Tensor, progress: ScoreProgressFn | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start index, softmax (b, k, k)) over batches of images, each expanded to its k transforms."""
-        model = self._require_fitted()
+        model = self.inference_model()
         x = as_model_input(x)
         self._check_shape(x)
         k = len(self.transforms)

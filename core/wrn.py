@@ -8,6 +8,7 @@ sees four times the channels (as in the authors' Keras model).
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -78,3 +79,43 @@ class WideResNet(nn.Module):
         h = F.relu(self.bn(self.blocks(self.conv(x))))
         h = F.avg_pool2d(h, 8)
         return self.fc(torch.flatten(h, 1))
+
+
+def _fold_bn_into_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """The conv followed by eval-mode BN as one conv with a bias: BN(W*x) = (s.W)*x + (b - s.mean)."""
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding, bias=True)
+    folded = folded.to(device=conv.weight.device)
+    with torch.no_grad():
+        folded.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
+        folded.bias.copy_(bn.bias - bn.running_mean * scale)
+    return folded
+
+
+class FoldedBlock(nn.Module):
+    """An eval-only PreActBlock whose second BN lives inside conv1 (bn1 follows a sum: not foldable)."""
+
+    def __init__(self, block: PreActBlock) -> None:
+        super().__init__()
+        self.bn1 = block.bn1
+        self.conv1 = _fold_bn_into_conv(block.conv1, block.bn2)
+        self.conv2 = block.conv2
+        self.shortcut = block.shortcut
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        o = F.relu(self.bn1(x), inplace=True)
+        y = self.conv2(F.relu(self.conv1(o), inplace=True))
+        return y + (x if self.shortcut is None else self.shortcut(o))
+
+
+def inference_copy(model: WideResNet) -> WideResNet:
+    """An eval-only copy that scores the same logits faster.
+
+    On a CPU, eval-mode BN and ReLU are memory-bound passes costing about a third of inference;
+    folding the BN that directly follows each block's first conv removes three of seven of them
+    (``python -m bench.overhead`` prints the gain). The copy shares nothing with ``model``, so
+    training ``model`` further leaves it stale: build a new one.
+    """
+    folded = copy.deepcopy(model).eval()
+    folded.blocks = nn.Sequential(*(FoldedBlock(block) for block in folded.blocks))
+    return folded.eval()
