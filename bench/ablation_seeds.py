@@ -7,11 +7,14 @@ on normal and anomalous test images, and the seconds spent.
 
     GEOM_DATA_DIR=../shared/data python bench/ablation_seeds.py                  # 5 seeds, defaults
     GEOM_DATA_DIR=../shared/data python bench/ablation_seeds.py --steps 100 300 --seeds 2
+    # the translation experiment with other shifts (rows, cols; "f,r,c,k; ..." lists):
+    python -m bench.ablation_seeds --experiments 8v3-translate7 --transforms translate7 "0,0,0,0; 0,7,0,0"
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import time
@@ -31,6 +34,8 @@ def main() -> None:
     ap.add_argument("--experiments", nargs="+", default=list(PAPER_ABLATIONS), choices=list(PAPER_ABLATIONS))
     ap.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1")
     ap.add_argument("--steps", type=int, nargs="+", default=[None], help="training steps (default: the spec's)")
+    ap.add_argument("--transforms", nargs="+", default=[None],
+                    help="transform sets to sweep instead of the experiment's own (names or 'f,r,c,k; ...' lists)")
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--width", type=int)
     ap.add_argument("--max-test-images", type=int)
@@ -44,23 +49,24 @@ def main() -> None:
     rows = []
     t_all = time.perf_counter()
     for steps in args.steps:
-        for name in args.experiments:
+        for name, transforms in itertools.product(args.experiments, args.transforms):
             spec = with_overrides(PAPER_ABLATIONS[name].spec, steps=steps, batch_size=args.batch_size,
-                                  width=args.width, max_test_images=args.max_test_images)
+                                  width=args.width, max_test_images=args.max_test_images, transforms=transforms)
             prepared = ablation_data(spec, args.data_dir)
             for seed in range(args.seeds):
                 r = run_ablation(spec, seed, args.data_dir, args.device, prepared=prepared)
-                row = {"experiment": name, "steps": spec.steps, "batch_size": spec.batch_size, "width": spec.width,
+                row = {"experiment": name, "transforms": str(spec.transforms), "steps": spec.steps,
+                       "batch_size": spec.batch_size, "width": spec.width,
                        "seed": seed, "auroc": round(r.auroc["dirichlet"], 4), "auroc_simple": round(r.auroc["simple"], 4),
                        "acc_normal": round(r.accuracy_normal, 3), "acc_anomalous": round(r.accuracy_anomalous, 3),
                        "train_s": round(r.train_seconds, 1), "score_s": round(r.score_seconds, 1)}
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-    print(f"\n{'experiment':<16} {'steps':>5} {'AUROC (Dirichlet)':>18} {'simple':>14} {'paper':>6} "
+    print(f"\n{'experiment':<16} {'transforms':<18} {'steps':>5} {'AUROC (Dirichlet)':>18} {'simple':>14} {'paper':>6} "
           f"{'acc normal':>10} {'acc anom':>9} {'seconds':>8}")
     for steps in dict.fromkeys(r["steps"] for r in rows):
-        for name in args.experiments:
-            sel = [r for r in rows if r["experiment"] == name and r["steps"] == steps]
+        for name, transforms in dict.fromkeys((r["experiment"], r["transforms"]) for r in rows):
+            sel = [r for r in rows if (r["experiment"], r["transforms"], r["steps"]) == (name, transforms, steps)]
             if not sel:
                 continue
             m, s = mean_sem([r["auroc"] for r in sel])
@@ -68,7 +74,7 @@ def main() -> None:
             secs = sum(r["train_s"] + r["score_s"] for r in sel)
             an = sum(r["acc_normal"] for r in sel) / len(sel)
             aa = sum(r["acc_anomalous"] for r in sel) / len(sel)
-            print(f"{name:<16} {steps:>5} {m:>10.3f} ± {s:.3f} {ms:>6.3f} ± {ss:.3f} {PAPER_ABLATIONS[name].paper_auroc:>6.3f} "
+            print(f"{name:<16} {transforms:<18} {steps:>5} {m:>10.3f} ± {s:.3f} {ms:>6.3f} ± {ss:.3f} {PAPER_ABLATIONS[name].paper_auroc:>6.3f} "
                   f"{an:>10.3f} {aa:>9.3f} {secs:>8.0f}")
     print(f"total {time.perf_counter() - t_all:.0f} s over {len(rows)} trainings")
 

@@ -5,22 +5,19 @@ Shared by the command line, the explorer and the notebook, so a run made anywher
 
 from __future__ import annotations
 
-import datetime as _dt
-import platform
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
 from core.config import GeomConfig, preset_config
 from core.data import ImageDataset, load_dataset, parse_class
 from core.detector import SCORE_METHODS, GeomDetector, ScoreProgressFn
 from core.metrics import detection_metrics
 from core.paper_tables import paper_value
-from core.runs import RunInfo, results_root, run_dir, write_run
+from core.runs import RunInfo, results_root, run_dir, run_meta, write_run
 from core.train import ProgressFn, resolve_precision
 
 StageFn = Callable[[str], None]
@@ -85,30 +82,9 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
     score_s = time.perf_counter() - start - train_s
     cpu_s = time.process_time() - cpu_start
     metrics = {m: detection_metrics(is_normal, getattr(summary, m)) for m in SCORE_METHODS}
-    meta = {
-        "method": "geom",
-        "dataset": data.name,
-        "normal_class": cls,
-        "class_name": data.class_names[cls],
-        "class_label": data.class_label(cls),
-        "class_names": list(data.class_names),
-        "preset": request.preset,
-        "seed": request.seed,
-        "config": config.to_dict(),
-        "device": str(detector.device),
-        "precision": str(resolve_precision(config.precision, detector.device) or "fp32").replace("torch.", ""),
-        "n_train": int(len(x_normal)),
-        "n_test": int(len(index)),
-        "train_seconds": round(train_s, 2),
-        "score_seconds": round(score_s, 2),
-        "seconds": round(train_s + score_s, 2),
-        # CPU time of all this process's threads: on a shared machine, wall seconds measure the
-        # neighbours too; cpu_seconds / threads is what the run costs on an idle one.
-        "cpu_seconds": round(cpu_s, 2),
-        "threads": torch.get_num_threads(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
-    }
+    meta = run_meta("geom", data, cls, request.preset, request.seed, config.to_dict(), detector.device,
+                    len(x_normal), len(index), train_s, score_s, cpu_s)
+    meta["precision"] = str(resolve_precision(config.precision, detector.device) or "fp32").replace("torch.", "")
     scores = {
         "test_index": index,
         "labels": data.y_test[index],

@@ -14,17 +14,22 @@ interrupted run never leaves a half-written folder that looks finished.
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
+import platform
 import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from core.data import ImageDataset
 
 RESULTS_ENV = "GEOM_RESULTS_DIR"
 RUN_FILE, METRICS_FILE, SCORES_FILE, MODEL_FILE = "run.json", "metrics.json", "scores.npz", "model.pt"
@@ -80,6 +85,35 @@ class RunInfo:
     @property
     def model_path(self) -> Path:
         return self.path / MODEL_FILE
+
+
+def run_meta(method: str, data: "ImageDataset", normal_class: int, preset: str, seed: int, config: dict[str, Any],
+             device: torch.device | str, n_train: int, n_test: int, train_s: float, score_s: float,
+             cpu_s: float) -> dict[str, Any]:
+    """The run.json fields every method writes, so the CLI, the tables and the explorer read all alike."""
+    return {
+        "method": method,
+        "dataset": data.name,
+        "normal_class": normal_class,
+        "class_name": data.class_names[normal_class],
+        "class_label": data.class_label(normal_class),
+        "class_names": list(data.class_names),
+        "preset": preset,
+        "seed": seed,
+        "config": config,
+        "device": str(device),
+        "n_train": int(n_train),
+        "n_test": int(n_test),
+        "train_seconds": round(train_s, 2),
+        "score_seconds": round(score_s, 2),
+        "seconds": round(train_s + score_s, 2),
+        # CPU time of all this process's threads: on a shared machine, wall seconds measure the
+        # neighbours too; cpu_seconds / threads is what the run costs on an idle one.
+        "cpu_seconds": round(cpu_s, 2),
+        "threads": torch.get_num_threads(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"torch": torch.__version__, "python": platform.python_version()},
+    }
 
 
 def write_run(path: Path, meta: dict[str, Any], metrics: dict[str, Any], scores: dict[str, np.ndarray],

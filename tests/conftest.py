@@ -105,3 +105,17 @@ def tiny_results_env(tiny_results_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
     """Point GEOM_RESULTS_DIR at the tiny run's results folder for one test (the app reads it)."""
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tiny_results_dir))
     return tiny_results_dir
+
+
+@pytest.fixture(scope="session")
+def rot4_det():
+    """A tiny fp32 rot4 detector on digit 3 of the offline digits (seconds to train), for the
+    gradient-ascent and attribution tests."""
+    from core.config import GeomConfig
+    from core.data import load_dataset
+    from core.detector import GeomDetector
+
+    data = load_dataset("digits")
+    cfg = GeomConfig(width=1, transforms="rot4", in_channels=1, steps=6, batch_size=32, fit_images=60, seed=0,
+                     precision="fp32")
+    return GeomDetector(cfg, "cpu").fit(data.x_train[data.y_train == 3][:120])

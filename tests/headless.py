@@ -8,7 +8,7 @@ the screenshot from the same page load.
 
 Also a script, used by assets/screenshots/make.sh::
 
-    python tests/headless.py RUN_DIR OUT_DIR   # home.png, scores.png, transforms.png of RUN_DIR
+    python tests/headless.py RUN_DIR OUT_DIR   # home, scores, transforms, results .png of RUN_DIR
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ class Chromium:
 
 
 # The README's screenshots: (url path, file name, viewport height at width 1400).
-README_SHOTS = (("", "home", 1650), ("scores", "scores", 2300), ("transforms", "transforms", 1800))
+README_SHOTS = (("", "home", 1650), ("scores", "scores", 2300), ("transforms", "transforms", 1800),
+                ("results", "results", 2000))
 
 
 def main(argv: list[str]) -> int:

@@ -12,18 +12,8 @@ import torch
 
 from core.ascent import (AscentSettings, _update_mask, gaussian_blur, gradient_ascent, normality_score, to_uint8)
 from core.cli import main
-from core.config import GeomConfig
 from core.data import load_dataset, to_model_input
 from core.detector import GeomDetector
-
-
-@pytest.fixture(scope="module")
-def det() -> GeomDetector:
-    """A tiny rot4 detector on digit 3 of the offline digits: seconds to train."""
-    data = load_dataset("digits")
-    cfg = GeomConfig(width=1, transforms="rot4", in_channels=1, steps=6, batch_size=32, fit_images=60, seed=0,
-                     precision="fp32")
-    return GeomDetector(cfg, "cpu").fit(data.x_train[data.y_train == 3][:120])
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +23,22 @@ def images() -> np.ndarray:
 
 
 @pytest.mark.parametrize("method", ["simple", "dirichlet"])
-def test_torch_score_equals_the_detectors_score(det: GeomDetector, images: np.ndarray, method: str) -> None:
-    ours = normality_score(det, to_model_input(images), method).detach().numpy()
-    ref = det.score(images, method)
+def test_torch_score_equals_the_detectors_score(rot4_det: GeomDetector, images: np.ndarray, method: str) -> None:
+    ours = normality_score(rot4_det, to_model_input(images), method).detach().numpy()
+    ref = rot4_det.score(images, method)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
 
 
-def test_score_has_a_gradient_in_the_pixels(det: GeomDetector, images: np.ndarray) -> None:
+def test_score_has_a_gradient_in_the_pixels(rot4_det: GeomDetector, images: np.ndarray) -> None:
     x = to_model_input(images).requires_grad_(True)
-    grad, = torch.autograd.grad(normality_score(det, x, "dirichlet").sum(), x)
+    grad, = torch.autograd.grad(normality_score(rot4_det, x, "dirichlet").sum(), x)
     assert grad.shape == x.shape and grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("method", ["simple", "dirichlet"])
-def test_ascent_raises_the_score_and_keeps_pixels_in_range(det: GeomDetector, images: np.ndarray, method: str) -> None:
+def test_ascent_raises_the_score_and_keeps_pixels_in_range(rot4_det: GeomDetector, images: np.ndarray, method: str) -> None:
     settings = AscentSettings(steps=12, step_size=0.05, method=method, frame_every=5)
-    r = gradient_ascent(det, images, settings)
+    r = gradient_ascent(rot4_det, images, settings)
     assert r.frame_steps == [0, 5, 10, 12]
     assert r.frames.shape == (4, 2, 1, 32, 32)
     assert r.frames.min() >= -1.0 and r.frames.max() <= 1.0
@@ -63,20 +53,20 @@ def test_ascent_raises_the_score_and_keeps_pixels_in_range(det: GeomDetector, im
     assert s[f"{method}_after"] > s[f"{method}_before"] and s["mean_abs_change"] > 0
 
 
-def test_unclipped_ascent_may_leave_the_range_clipped_never(det: GeomDetector, images: np.ndarray) -> None:
+def test_unclipped_ascent_may_leave_the_range_clipped_never(rot4_det: GeomDetector, images: np.ndarray) -> None:
     big = AscentSettings(steps=4, step_size=0.5, keep_top=None, smooth_sigma=0.0, frame_every=1)
-    clipped = gradient_ascent(det, images[:1], big)
+    clipped = gradient_ascent(rot4_det, images[:1], big)
     assert clipped.frames.min() >= -1 and clipped.frames.max() <= 1
-    free = gradient_ascent(det, images[:1], replace(big, clip=False))
+    free = gradient_ascent(rot4_det, images[:1], replace(big, clip=False))
     assert free.frames.min() < -1 or free.frames.max() > 1
 
 
-def test_ascent_accepts_float_images_and_checks_shape(det: GeomDetector) -> None:
+def test_ascent_accepts_float_images_and_checks_shape(rot4_det: GeomDetector) -> None:
     x = torch.full((1, 1, 32, 32), -1.0)
-    r = gradient_ascent(det, x, AscentSettings(steps=2, frame_every=1))
+    r = gradient_ascent(rot4_det, x, AscentSettings(steps=2, frame_every=1))
     assert r.frames.shape[0] == 3
     with pytest.raises(ValueError, match="do not fit"):
-        gradient_ascent(det, torch.zeros(1, 3, 32, 32), AscentSettings(steps=1))
+        gradient_ascent(rot4_det, torch.zeros(1, 3, 32, 32), AscentSettings(steps=1))
 
 
 def test_settings_are_validated() -> None:

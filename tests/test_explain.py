@@ -10,20 +10,10 @@ import pytest
 import torch
 
 from core.cli import main
-from core.config import GeomConfig
 from core.data import load_dataset
 from core.detector import GeomDetector
 from core.explain import (ExplainSettings, explain_score, explain_transforms, transform_log_prob, typical_normal,
                           worst_cases)
-
-
-@pytest.fixture(scope="module")
-def det() -> GeomDetector:
-    """A tiny rot4 detector on digit 3 of the offline digits, fp32 throughout."""
-    data = load_dataset("digits")
-    cfg = GeomConfig(width=1, transforms="rot4", in_channels=1, steps=6, batch_size=32, fit_images=60, seed=0,
-                     precision="fp32")
-    return GeomDetector(cfg, "cpu").fit(data.x_train[data.y_train == 3][:120])
 
 
 @pytest.fixture(scope="module")
@@ -33,52 +23,52 @@ def images() -> np.ndarray:
 
 
 @pytest.mark.parametrize("method", ["ig", "saliency", "occlusion"])
-def test_score_maps_have_the_images_shape(det: GeomDetector, images: np.ndarray, method: str) -> None:
+def test_score_maps_have_the_images_shape(rot4_det: GeomDetector, images: np.ndarray, method: str) -> None:
     calls = []
-    a = explain_score(det, images, ExplainSettings(method=method, n_steps=8, window=8, stride=8),
+    a = explain_score(rot4_det, images, ExplainSettings(method=method, n_steps=8, window=8, stride=8),
                       progress=lambda d, n: calls.append((d, n)))
     assert a.maps.shape == (2, 1, 32, 32) and a.pixel_maps().shape == (2, 32, 32)
     assert np.isfinite(a.maps).all() and np.abs(a.maps).sum() > 0
-    np.testing.assert_allclose(a.value, det.score(images), rtol=1e-4)
+    np.testing.assert_allclose(a.value, rot4_det.score(images), rtol=1e-4)
     assert calls and calls[-1][0] == calls[-1][1]  # progress ends at 100%
     if method == "saliency":
         assert (a.maps >= 0).all()
 
 
 @pytest.mark.parametrize("score", ["simple", "dirichlet"])
-def test_integrated_gradients_completeness(det: GeomDetector, images: np.ndarray, score: str) -> None:
+def test_integrated_gradients_completeness(rot4_det: GeomDetector, images: np.ndarray, score: str) -> None:
     """Attributions sum to score(x) - score(black image): captum's convergence delta is that error.
 
     A ReLU network's gradient jumps along the path, so the error falls like 1/n_steps (measured on this
     model: ~3% at 64 steps, under 1% at 256); 128 steps must be within 3%.
     """
-    a = explain_score(det, images[:1], ExplainSettings(method="ig", score=score, n_steps=128, internal_batch_size=64))
+    a = explain_score(rot4_det, images[:1], ExplainSettings(method="ig", score=score, n_steps=128, internal_batch_size=64))
     gap = a.value - a.baseline_value
     sums = a.maps.reshape(1, -1).sum(1)
     np.testing.assert_allclose(sums - gap, a.delta, rtol=1e-3, atol=1e-4 * np.abs(gap).max())  # delta is what it says
     assert (np.abs(a.delta) <= 0.03 * np.abs(gap)).all(), (a.delta, gap)
 
 
-def test_per_transform_maps_and_completeness(det: GeomDetector, images: np.ndarray) -> None:
-    a = explain_transforms(det, images[:1], settings=ExplainSettings(method="ig", n_steps=128))
+def test_per_transform_maps_and_completeness(rot4_det: GeomDetector, images: np.ndarray) -> None:
+    a = explain_transforms(rot4_det, images[:1], settings=ExplainSettings(method="ig", n_steps=128))
     assert a.maps.shape == (4, 1, 32, 32)
     gap = a.value - a.baseline_value
     assert (np.abs(a.delta) <= 0.03 * np.abs(gap) + 2e-3).all(), (a.delta, gap)
     # The target is log p_t(T_t(x)) of the right transform, as the detector computes it.
-    p = det.softmax_matrix(images[:1])[0]
+    p = rot4_det.softmax_matrix(images[:1])[0]
     np.testing.assert_allclose(a.value, np.log(np.diagonal(p)), rtol=1e-3, atol=1e-4)
-    one = explain_transforms(det, images[:1], [2], ExplainSettings(method="saliency"))
+    one = explain_transforms(rot4_det, images[:1], [2], ExplainSettings(method="saliency"))
     assert one.maps.shape == (1, 1, 32, 32) and "rot180" in one.target
     with pytest.raises(ValueError, match="0..3"):
-        explain_transforms(det, images[:1], [4])
+        explain_transforms(rot4_det, images[:1], [4])
     with pytest.raises(ValueError, match="one image"):
-        explain_transforms(det, images)
+        explain_transforms(rot4_det, images)
 
 
-def test_transform_log_prob_is_per_row(det: GeomDetector, images: np.ndarray) -> None:
+def test_transform_log_prob_is_per_row(rot4_det: GeomDetector, images: np.ndarray) -> None:
     x = torch.from_numpy(images.transpose(0, 3, 1, 2) / 127.5 - 1).float()
-    both = transform_log_prob(det, x, torch.tensor([1, 3]))
-    first = transform_log_prob(det, x[:1], torch.tensor([1]))
+    both = transform_log_prob(rot4_det, x, torch.tensor([1, 3]))
+    first = transform_log_prob(rot4_det, x[:1], torch.tensor([1]))
     torch.testing.assert_close(both[:1], first, rtol=1e-4, atol=1e-5)
 
 

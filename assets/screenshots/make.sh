@@ -4,8 +4,8 @@
 #   assets/screenshots/make.sh [RUN_DIR]
 #
 # RUN_DIR is a run folder (default: the newest run under $GEOM_RESULTS_DIR, else ./results); a
-# `quick` run makes better pictures than a `tiny` one. Writes home.png, scores.png and
-# transforms.png next to this script (tests/headless.py does the work). Needs chromium.
+# `quick` run makes better pictures than a `tiny` one. Writes home.png, scores.png,
+# transforms.png and results.png (the tables of the run's results folder) next to this script (tests/headless.py does the work). Needs chromium.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here/../.."

@@ -19,9 +19,7 @@ A run of a baseline is written with :func:`core.runs.write_run` in the GEOM layo
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -34,7 +32,7 @@ from core.data import ImageDataset, load_dataset, parse_class, to_model_input
 from core.detector import CheckpointError
 from core.experiment import test_subset
 from core.metrics import detection_metrics
-from core.runs import RunInfo, atomic_torch_save, results_root, run_dir, write_run
+from core.runs import RunInfo, atomic_torch_save, results_root, run_dir, run_meta, write_run
 from core.train import resolve_device
 
 CHECKPOINT_FORMAT = "geom-baseline/1"
@@ -233,7 +231,7 @@ def run_baseline(cls: type[Baseline], dataset: str, normal_class: int | str, pre
     is_normal = data.y_test[index] == c
     x_test = data.x_test[index]
     say(f"fitting {cls.method} on {len(x_normal)} images of {data.class_label(c)}")
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     if cls.needs_selection:
         det.fit(x_normal, x_test, is_normal, progress=progress)
     else:
@@ -243,30 +241,10 @@ def run_baseline(cls: type[Baseline], dataset: str, normal_class: int | str, pre
     score = det.score(x_test)
     score_s = time.perf_counter() - start - train_s
     metrics = {SCORE_KEY: detection_metrics(is_normal, score)}
-    meta = {
-        "method": cls.method,
-        "paper_method": cls.paper_method,
-        "title": cls.title,
-        "score_key": SCORE_KEY,
-        "hindsight": cls.needs_selection,
-        "dataset": data.name,
-        "normal_class": c,
-        "class_name": data.class_names[c],
-        "class_label": data.class_label(c),
-        "class_names": list(data.class_names),
-        "preset": preset,
-        "seed": seed,
-        "config": config.to_dict(),
-        "fit": det.fit_info,
-        "device": str(det.device),
-        "n_train": int(len(x_normal)),
-        "n_test": int(len(index)),
-        "train_seconds": round(train_s, 2),
-        "score_seconds": round(score_s, 2),
-        "seconds": round(train_s + score_s, 2),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "versions": {"torch": torch.__version__, "python": platform.python_version()},
-    }
+    meta = run_meta(cls.method, data, c, preset, seed, config.to_dict(), det.device, len(x_normal), len(index),
+                    train_s, score_s, time.process_time() - cpu_start)
+    meta.update(paper_method=cls.paper_method, title=cls.title, score_key=SCORE_KEY, hindsight=cls.needs_selection,
+                fit=det.fit_info)
     scores = {"test_index": index, "labels": data.y_test[index], "is_normal": is_normal, SCORE_KEY: score}
     path = run_dir(results_root(out), cls.method, data.name, c, baseline_run_name(preset, seed, overrides))
     say(f"saving to {path}")

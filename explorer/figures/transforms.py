@@ -140,7 +140,6 @@ def transformed_grid(images: np.ndarray, names: Sequence[str], probs: np.ndarray
     if sorted(order) != list(range(k)):
         raise ValueError("order must be a permutation of 0..k-1")
     ncols = ncols or (9 if k == 72 else min(k, 8))
-    nrows = -(-k // ncols)
     pad, caption = max(1, h // 16), max(6, h * 3 // 8)
     tiles = np.full((k, h + caption, w, x.shape[-1]), 255, np.uint8)  # white band under each tile
     tiles[:, :h] = x[order]
