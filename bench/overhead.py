@@ -45,12 +45,22 @@ def timed(fn, repeats: int, device: torch.device) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+def interleaved_best(fns: list, repeats: int, device: torch.device, rounds: int = 5) -> list[float]:
+    """Best seconds per call of each function, timed in turn round after round, so that a machine
+    that speeds up or slows down during the benchmark affects every function alike."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            best[i] = min(best[i], timed(fn, repeats, device))
+    return best
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--width", type=int, default=1)
     ap.add_argument("--channels", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=40, help="timed steps per measurement")
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement (5 rounds of each)")
     args = ap.parse_args()
     device = resolve_device(args.device)
     cfg = preset_config("quick", 32, args.channels, width=args.width)
@@ -76,9 +86,7 @@ def main() -> None:
     def bare_step() -> None:
         optimise_step(model, opt, fixed_batch, fixed_labels, dtype)
 
-    # Interleave the two measurements so machine noise hits both alike.
-    real_s = min(timed(real_step, args.steps, device) for _ in range(3))
-    bare_s = min(timed(bare_step, args.steps, device) for _ in range(3))
+    real_s, bare_s = interleaved_best([real_step, bare_step], args.steps, device)
 
     det = GeomDetector(cfg, device)
     det.model = model.eval()
@@ -98,9 +106,7 @@ def main() -> None:
 
     folded = det.inference_model()
     repeats = max(3, args.steps // 8)
-    real_i = min(timed(real_score, repeats, device) for _ in range(3))
-    bare_i = min(timed(lambda: bare(folded), repeats, device) for _ in range(3))
-    unfolded_i = min(timed(lambda: bare(model), repeats, device) for _ in range(3))
+    real_i, bare_i, unfolded_i = interleaved_best([real_score, lambda: bare(folded), lambda: bare(model)], repeats, device)
     result = {
         "device": str(device),
         "precision": str(dtype or "fp32").replace("torch.", ""),
