@@ -26,6 +26,7 @@ if __package__ in (None, ""):  # run as a script: make `core` importable
 import torch  # noqa: E402
 
 from core.ablation import PAPER_ABLATIONS, ablation_data, run_ablation, with_overrides  # noqa: E402
+from core.config import NETWORKS  # noqa: E402
 from core.metrics import mean_sem  # noqa: E402
 
 
@@ -38,6 +39,7 @@ def main() -> None:
                     help="transform sets to sweep instead of the experiment's own (names or 'f,r,c,k; ...' lists)")
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--width", type=int)
+    ap.add_argument("--network", choices=NETWORKS)
     ap.add_argument("--max-test-images", type=int)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir")
@@ -51,12 +53,13 @@ def main() -> None:
     for steps in args.steps:
         for name, transforms in itertools.product(args.experiments, args.transforms):
             spec = with_overrides(PAPER_ABLATIONS[name].spec, steps=steps, batch_size=args.batch_size,
-                                  width=args.width, max_test_images=args.max_test_images, transforms=transforms)
+                                  width=args.width, max_test_images=args.max_test_images, transforms=transforms,
+                                  network=args.network)
             prepared = ablation_data(spec, args.data_dir)
             for seed in range(args.seeds):
                 r = run_ablation(spec, seed, args.data_dir, args.device, prepared=prepared)
                 row = {"experiment": name, "transforms": str(spec.transforms), "steps": spec.steps,
-                       "batch_size": spec.batch_size, "width": spec.width,
+                       "batch_size": spec.batch_size, "width": spec.width, "network": spec.network,
                        "seed": seed, "auroc": round(r.auroc["dirichlet"], 4), "auroc_simple": round(r.auroc["simple"], 4),
                        "acc_normal": round(r.accuracy_normal, 3), "acc_anomalous": round(r.accuracy_anomalous, 3),
                        "train_s": round(r.train_seconds, 1), "score_s": round(r.score_seconds, 1)}

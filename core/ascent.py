@@ -234,8 +234,9 @@ class AscentPreset:
     normal: int = 3
     transforms: str = "flip_rot8"  # flip x 4 rotations: 8 transforms, no translation
     starts: tuple[int, ...] = (0, 3)  # classes to start the ascent from
-    steps: int = 600  # training steps of the classifier (WRN-10-1)
+    steps: int = 600  # training steps of the classifier
     batch_size: int = 64
+    network: str = "wrn"  # WRN-10-1: the setting measured in the README (the ablations default to a small CNN)
 
 
 PAPER_ASCENT = AscentPreset()
@@ -248,7 +249,7 @@ def train_preset_detector(preset: AscentPreset = PAPER_ASCENT, data_dir: str | N
 
     other = next(c for c in range(10) if c != preset.normal)
     spec = AblationSpec(dataset=preset.dataset, normal=preset.normal, anomaly=other, transforms=preset.transforms,
-                        steps=preset.steps, batch_size=preset.batch_size)
+                        steps=preset.steps, batch_size=preset.batch_size, network=preset.network)
     return train_ablation(spec, seed, ablation_data(spec, data_dir), device, progress)
 
 

@@ -14,11 +14,15 @@ from typing import Any
 from core.transforms import TransformSet
 
 
+NETWORKS = ("wrn", "small_cnn")
+
+
 @dataclass(frozen=True)
 class GeomConfig:
     # ----- the classifier --------------------------------------------------------------------
     depth: int = 10  # WRN depth (6n+4); the paper: 10 at 32x32, 16 at 64x64
     width: int = 4  # WRN widening factor; the paper: 4 at 32x32, 8 at 64x64
+    network: str = "wrn"  # "wrn" (the paper's), or "small_cnn" (position-sensitive; Section 6 ablations)
     transforms: str = "paper72"  # a TransformSet name (paper72, flip, translateN, rot4, flip_rot8)
     image_size: int = 32  # input side in pixels (32 or 64)
     in_channels: int = 3  # 1 for MNIST-like data, 3 for colour
@@ -36,6 +40,10 @@ class GeomConfig:
     # ----- execution ----------------------------------------------------------------------------
     precision: str = "auto"  # auto (bf16 where it is faster), bf16, or fp32
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.network not in NETWORKS:
+            raise ValueError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
 
     def transform_set(self) -> TransformSet:
         return TransformSet.by_name(self.transforms, self.image_size)
@@ -67,6 +75,7 @@ class GeomConfig:
     def architecture(self) -> dict[str, Any]:
         """The fields a checkpoint's weights depend on: a mismatch here means it cannot be loaded."""
         return {
+            "network": self.network,
             "depth": self.depth,
             "width": self.width,
             "transforms": self.transform_set().as_lists(),

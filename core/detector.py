@@ -31,7 +31,7 @@ from core.train import (
     resolve_precision,
     train_classifier,
 )
-from core.wrn import inference_copy
+from core.wrn import WideResNet, inference_copy
 
 CHECKPOINT_FORMAT = "geom-detector/1"
 SCORE_METHODS = ("dirichlet", "simple")
@@ -102,11 +102,12 @@ class GeomDetector:
         return self.model
 
     def inference_model(self) -> torch.nn.Module:
-        """The BN-folded copy of the model, rebuilt whenever ``self.model`` is replaced."""
+        """The BN-folded copy of a WRN (other networks as they are), rebuilt when ``self.model`` is replaced."""
         model = self._require_fitted()
         if self._scorer is None or self._scorer[0] is not model:
             fmt = memory_format(self.device, self._dtype)
-            self._scorer = (model, inference_copy(model).to(self.device, memory_format=fmt))
+            scorer = inference_copy(model) if isinstance(model, WideResNet) else model
+            self._scorer = (model, scorer.to(self.device, memory_format=fmt))
         return self._scorer[1]
 
     def _check_shape(self, x: torch.Tensor) -> None:

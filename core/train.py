@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from core.config import GeomConfig
+from core.small_cnn import SmallCNN
 from core.wrn import WideResNet
 
 
@@ -78,7 +79,9 @@ def memory_format(device: torch.device, dtype: torch.dtype | None) -> torch.memo
     return torch.channels_last if (device.type == "cuda" or dtype is not None) else torch.contiguous_format
 
 
-def build_model(config: GeomConfig) -> WideResNet:
+def build_model(config: GeomConfig) -> WideResNet | SmallCNN:
+    if config.network == "small_cnn":
+        return SmallCNN(config.num_transforms, config.in_channels, config.image_size)
     return WideResNet(config.depth, config.width, config.num_transforms, config.in_channels, config.image_size)
 
 
@@ -118,7 +121,7 @@ def train_classifier(
     device: torch.device,
     progress: ProgressFn | None = None,
     report_every: int | None = None,
-) -> WideResNet:
+) -> WideResNet | SmallCNN:
     """Train the transform classifier on normal images ``x`` (N, C, H, W) in [-1, 1]."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)

@@ -45,7 +45,7 @@ def test_configs_for_named_and_custom_sets() -> None:
     assert named.transforms == "rot4" and named.num_transforms == 4 and named.seed == 2 and named.in_channels == 1
     custom = ablation_config(AblationSpec(transforms="0,0,0,0; 0,3,0,0; 0,0,0,2"), data, seed=0)
     assert isinstance(custom, ListConfig) and custom.num_transforms == 3
-    assert build_model(custom).fc.out_features == 3
+    assert build_model(custom).num_classes == 3
     # Cache keys: the same experiment written two ways is one key; another seed-independent knob is another.
     a = AblationSpec(transforms=((0, 0, 0, 0), (1, 0, 0, 0)))
     assert a.key() == AblationSpec(transforms=[[0, 0, 0, 0], [1, 0, 0, 0]]).key()
@@ -134,3 +134,13 @@ def test_cli_ablation_bad_input(args: list[str], message: str, capsys: pytest.Ca
     assert main(["ablation", *args, "--seeds", "1", "--steps", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
+
+
+def test_ablation_trains_the_small_cnn_when_asked(capsys: pytest.CaptureFixture) -> None:
+    spec = AblationSpec(**TINY, normal=8, anomaly=3, transforms="flip", network="small_cnn")
+    r = run_ablation(spec, 0, device="cpu")
+    assert 0.0 <= r.auroc["dirichlet"] <= 1.0 and r.confusion_normal.shape == (2, 2)
+    assert ablation_config(spec, ablation_data(spec).data, seed=0).network == "small_cnn"
+    assert main(["ablation", "--dataset", "digits", "--normal", "8", "--anomaly", "3", "--network", "small_cnn",
+                 "--seeds", "1", "--steps", "2", "--max-test-images", "60", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["spec"]["network"] == "small_cnn"

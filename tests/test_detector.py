@@ -74,6 +74,8 @@ def test_checkpoint_from_other_setting_refused(digits_detector, tmp_path):
         GeomDetector.load(tmp_path / "m.pt", "cpu", expected=other)
     with pytest.raises(CheckpointError, match="in_channels"):
         GeomDetector.load(tmp_path / "m.pt", "cpu", expected=replace(det.config, in_channels=3))
+    with pytest.raises(CheckpointError, match="network"):
+        GeomDetector.load(tmp_path / "m.pt", "cpu", expected=replace(det.config, network="small_cnn"))
 
 
 def test_corrupt_or_foreign_checkpoint(tmp_path):
