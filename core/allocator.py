@@ -13,7 +13,6 @@ turns this off; on other C libraries and platforms it does nothing.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -31,10 +30,8 @@ def tune_malloc() -> bool:
     """Apply the settings above; True when glibc accepted all of them."""
     if os.environ.get("GEOM_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
         return False
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        mallopt = libc.mallopt
+    try:  # the running process's own symbols: no library search (find_library spawns ldconfig)
+        mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):  # musl and friends have no mallopt
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from core.data import ImageDataset
-from core.detector import SCORE_METHODS, GeomDetector, as_model_input
+from core.data import ImageDataset, as_model_input
+from core.detector import SCORE_METHODS, GeomDetector
 from core.dirichlet import LOG_EPS
 from core.train import ProgressFn
 

@@ -17,6 +17,14 @@ from core.transforms import TransformSet
 NETWORKS = ("wrn", "small_cnn")
 
 
+def check_known_fields(cls: type, data: dict[str, Any], label: str) -> None:
+    """Refuse keys the dataclass ``cls`` lacks: a file from a newer version or another tool."""
+    known = {f.name for f in fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+        raise ValueError(f"unknown {label} fields {sorted(unknown)}; known: {sorted(known)}")
+
+
 @dataclass(frozen=True)
 class GeomConfig:
     # ----- the classifier --------------------------------------------------------------------
@@ -66,10 +74,7 @@ class GeomConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "GeomConfig":
         """Rebuild from JSON, refusing keys this version does not know (a newer or foreign file)."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown config fields {sorted(unknown)}; known: {sorted(known)}")
+        check_known_fields(cls, data, "config")
         return cls(**data)
 
     def architecture(self) -> dict[str, Any]:

@@ -345,6 +345,17 @@ def to_model_input(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(out)
 
 
+def as_model_input(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Accept uint8 images (N, H, W, C) as datasets give them, or a model-ready float tensor."""
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.uint8:
+            raise TypeError(f"numpy images must be uint8 (N, H, W, C), got {x.dtype}")
+        return to_model_input(x)
+    if not torch.is_floating_point(x) or x.ndim != 4:
+        raise TypeError("tensor images must be float (N, C, H, W) scaled to [-1, 1]")
+    return x
+
+
 # --------------------------------------------------------------------------------------------
 # Helpers shared by the loaders
 

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from core.config import GeomConfig
-from core.data import to_model_input
+from core.data import as_model_input
 from core.dirichlet import dirichlet_contributions, fit_dirichlet, simple_score
-from core.runs import atomic_torch_save
+from core.runs import CheckpointError, atomic_torch_save, read_checkpoint_dict
 from core.train import (
     ProgressFn,
     autocast_context,
@@ -38,10 +38,6 @@ SCORE_METHODS = ("dirichlet", "simple")
 ScoreProgressFn = Callable[[int, int], None]  # (images done, images total)
 
 
-class CheckpointError(Exception):
-    """A checkpoint that cannot be used here, with the reason and what to do instead."""
-
-
 @dataclass
 class ScoreSummary:
     """What a run keeps of scoring a test set, without holding the (N, k, k) softmax tensor."""
@@ -51,17 +47,6 @@ class ScoreSummary:
     correct_prob: np.ndarray  # (N, k) probability of the right transform, per transform
     mean_softmax_normal: np.ndarray  # (k, k) mean softmax matrix of the normal images (zeros if none)
     mean_softmax_anomalous: np.ndarray  # (k, k) the same for the anomalies
-
-
-def as_model_input(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Accept uint8 images (N, H, W, C) as datasets give them, or a model-ready float tensor."""
-    if isinstance(x, np.ndarray):
-        if x.dtype != np.uint8:
-            raise TypeError(f"numpy images must be uint8 (N, H, W, C), got {x.dtype}")
-        return to_model_input(x)
-    if not torch.is_floating_point(x) or x.ndim != 4:
-        raise TypeError("tensor images must be float (N, C, H, W) scaled to [-1, 1]")
-    return x
 
 
 class GeomDetector:
@@ -202,15 +187,8 @@ class GeomDetector:
              expected: GeomConfig | None = None) -> "GeomDetector":
         """Open a checkpoint; with ``expected``, refuse one whose transforms or architecture differ."""
         path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"no checkpoint at {path}")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # torch raises many types for a damaged or foreign file
-            raise CheckpointError(f"{path} is not a readable GEOM checkpoint ({type(exc).__name__}: {exc}). "
-                                  "Retrain, or point at the model.pt of a run folder.") from exc
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(f"{path} is not a GEOM checkpoint (expected format {CHECKPOINT_FORMAT!r})")
+        state = read_checkpoint_dict(path, CHECKPOINT_FORMAT, "GEOM",
+                                     ". Retrain, or point at the model.pt of a run folder.")
         try:
             config = GeomConfig.from_dict(state["config"])
         except (TypeError, ValueError, KeyError) as exc:

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from captum.attr import IntegratedGradients, Occlusion, Saliency
 
 from core.ascent import _fitted_model, normality_score
-from core.detector import SCORE_METHODS, GeomDetector, as_model_input
+from core.data import as_model_input
+from core.detector import SCORE_METHODS, GeomDetector
 
 METHODS: dict[str, str] = {"ig": "Integrated Gradients", "saliency": "Saliency", "occlusion": "Occlusion"}
 BASELINES: dict[str, float] = {"black": -1.0, "grey": 0.0}

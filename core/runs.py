@@ -61,6 +61,28 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
             os.unlink(tmp)
 
 
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used here, with the reason and what to do instead."""
+
+
+def read_checkpoint_dict(path: str | os.PathLike, fmt: str, kind: str, hint: str = "") -> dict[str, Any]:
+    """The dict saved at ``path`` if it is a readable checkpoint of format ``fmt``.
+
+    ``weights_only=True``: opening a file never runs code from it. ``kind`` names the checkpoint in
+    messages ("GEOM", "baseline"); ``hint`` is appended to the unreadable-file message.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        raise CheckpointError(f"{path} is not a readable {kind} checkpoint ({type(exc).__name__}: {exc}){hint}") from exc
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        raise CheckpointError(f"{path} is not a {kind} checkpoint (expected format {fmt!r})")
+    return state
+
+
 def run_dir(root: Path, method: str, dataset: str, normal_class: int, name: str) -> Path:
     return root / method / safe_dataset_dirname(dataset) / str(normal_class) / name
 

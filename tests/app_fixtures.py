@@ -1,4 +1,5 @@
-"""Helpers for the app tests: which pages explorer/app.py lists, and a real ``streamlit run`` server.
+"""Helpers for the app tests: which pages explorer/app.py lists, AppTest drivers, and a real
+``streamlit run`` server.
 
 Pages are read from app.py's source rather than by importing it (importing runs the app), so a page
 added there is tested without editing the tests.
@@ -16,7 +17,10 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
+
+if TYPE_CHECKING:  # streamlit's test harness is imported only by the tests that drive pages
+    from streamlit.testing.v1 import AppTest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP = REPO_ROOT / "explorer" / "app.py"
@@ -32,6 +36,33 @@ def url_path(page_file: str) -> str:
     """The URL st.navigation gives a page: its file stem, the default (home) page at ``/``."""
     stem = Path(page_file).stem
     return "" if stem == "home" else stem
+
+
+def new_app(timeout_s: float) -> "AppTest":
+    """The whole app (navigation + sidebar) under AppTest, not run yet."""
+    from streamlit.testing.v1 import AppTest
+
+    return AppTest.from_file(str(APP), default_timeout=timeout_s)
+
+
+def open_page(at: "AppTest", page: str) -> "AppTest":
+    """Switch a run app to ``pages/<page>`` and run it."""
+    at.switch_page(str(REPO_ROOT / "pages" / page))
+    return at.run()
+
+
+def page_with_run(page: str, run_path: Path, timeout_s: float) -> "AppTest":
+    """``pages/<page>`` with ``run_path`` already chosen in the session, as the sidebar would."""
+    from explorer.state import RUN_KEY
+
+    at = new_app(timeout_s)
+    at.session_state[RUN_KEY] = str(run_path)
+    return open_page(at.run(), page)
+
+
+def exceptions(at: "AppTest") -> list[str]:
+    """The tracebacks a page showed (st.exception boxes), empty when it ran cleanly."""
+    return [e.value for e in at.exception]
 
 
 def free_port() -> int:

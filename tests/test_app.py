@@ -5,27 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from app_fixtures import APP, REPO_ROOT, get, listed_pages, streamlit_server
+from app_fixtures import (REPO_ROOT, exceptions, get, listed_pages, new_app, open_page, page_with_run,
+                          streamlit_server)
 from explorer.state import RUN_KEY
 
 PAGES = listed_pages()
 OTHER_PAGES = [p for p in PAGES if p != "home.py"]
 TIMEOUT_S = 180  # the first run imports torch and loads digits on a busy 2-core CPU
 
-
-def app() -> AppTest:
-    return AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-
-
-def open_page(at: AppTest, page: str) -> AppTest:
-    at.switch_page(str(REPO_ROOT / "pages" / page))
-    return at.run()
-
-
-def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.exception]
 
 
 def test_app_lists_the_pages_we_test() -> None:
@@ -38,8 +26,8 @@ def test_home_on_a_fresh_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     """No runs and no data folder: home explains GEOM and shows the 72 transforms of a digit."""
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("GEOM_DATA_DIR", str(tmp_path / "no-data"))
-    at = app().run()
-    assert not errors(at)
+    at = new_app(TIMEOUT_S).run()
+    assert not exceptions(at)
     assert at.title[0].value == "GEOM Explorer"
     assert any("72 transforms" in h.value for h in at.subheader)
     assert len(at.get("plotly_chart")) == 1
@@ -49,8 +37,8 @@ def test_home_on_a_fresh_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 @pytest.mark.parametrize("page", OTHER_PAGES)
 def test_pages_without_a_run_say_what_to_do(page: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path / "results"))
-    at = open_page(app().run(), page)
-    assert not errors(at)
+    at = open_page(new_app(TIMEOUT_S).run(), page)
+    assert not exceptions(at)
     if "require_run()" in (REPO_ROOT / "pages" / page).read_text():  # pages that need a model say so
         assert any("No model chosen yet" in i.value for i in at.info)
 
@@ -58,18 +46,14 @@ def test_pages_without_a_run_say_what_to_do(page: str, tmp_path: Path, monkeypat
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_with_the_tiny_run(page: str, tiny_run, tiny_results_env: Path) -> None:
-    at = app()
-    at.session_state[RUN_KEY] = str(tiny_run.path)
-    at = open_page(at.run(), page)
-    assert not errors(at), errors(at)
+    at = page_with_run(page, tiny_run.path, TIMEOUT_S)
+    assert not exceptions(at), exceptions(at)
     assert "digits" in at.sidebar.success[0].value  # the sidebar names the chosen run
 
 
 @pytest.mark.slow
 def test_scores_page_numbers_and_threshold(tiny_run, tiny_results_env: Path) -> None:
-    at = app()
-    at.session_state[RUN_KEY] = str(tiny_run.path)
-    at = open_page(at.run(), "scores.py")
+    at = page_with_run("scores.py", tiny_run.path, TIMEOUT_S)
     metrics = {m.label: m.value for m in at.metric}
     for key, label in (("auroc", "AUROC"), ("aupr_in", "AUPR-in"), ("aupr_out", "AUPR-out")):
         assert metrics[label] == f"{100 * tiny_run.metrics['dirichlet'][key]:.1f}"
@@ -83,20 +67,20 @@ def test_scores_page_numbers_and_threshold(tiny_run, tiny_results_env: Path) -> 
     assert values[tpr_label] == "100.0%" and values[next(k for k in values if k.startswith("FPR"))] == "100.0%"
     assert any("None at this threshold" in c.value for c in at.caption)  # no false negatives left
     at = at.radio[0].set_value("simple").run()
-    assert not errors(at)
+    assert not exceptions(at)
     assert at.metric[0].value == f"{100 * tiny_run.metrics['simple']['auroc']:.1f}"
 
 
 @pytest.mark.slow
 def test_run_query_parameter_selects_a_run_inside_the_results_folder(tiny_run, tiny_results_env: Path) -> None:
     relative = tiny_run.path.relative_to(tiny_results_env)
-    at = app()
+    at = new_app(TIMEOUT_S)
     at.query_params["run"] = str(relative)
     at.run()
-    assert not errors(at)
+    assert not exceptions(at)
     assert at.session_state[RUN_KEY] == str(tiny_run.path.resolve())
     # A link to a folder outside the results folder is ignored.
-    outside = app()
+    outside = new_app(TIMEOUT_S)
     outside.query_params["run"] = str(REPO_ROOT)
     outside.run()
     assert RUN_KEY not in outside.session_state

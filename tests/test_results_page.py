@@ -8,15 +8,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_fixtures import APP, REPO_ROOT, new_app, open_page
 from core.data import FASHION_MNIST_CLASSES
 from core.metrics import detection_metrics
 from core.reproduce import build_table, collect_runs
 from core.runs import run_dir, write_run
 from explorer.figures.results import class_bar_chart, roc_overlay
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-APP = REPO_ROOT / "explorer" / "app.py"
-PAGE = REPO_ROOT / "pages" / "results.py"
 NAMES = list(FASHION_MNIST_CLASSES)
 # method -> how well its fake scores separate normal from anomalous (bigger = higher AUROC)
 METHODS = {"geom": 2.0, "raw-ocsvm-hindsight": 1.5, "raw-ocsvm-fair": 1.0}
@@ -50,10 +48,7 @@ def results_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def open_results(monkeypatch: pytest.MonkeyPatch, root: Path) -> AppTest:
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(root))
-    at = AppTest.from_file(str(APP), default_timeout=180)
-    at.run()
-    at.switch_page(str(PAGE))
-    return at.run()
+    return open_page(new_app(180).run(), "results.py")
 
 
 def test_page_is_listed_in_the_app() -> None:

@@ -9,10 +9,9 @@ import plotly.graph_objects as go
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_fixtures import APP, exceptions, new_app, open_page, page_with_run
 from explorer.figures import section6 as fig6
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-APP = REPO_ROOT / "explorer" / "app.py"
 TIMEOUT_S = 300  # a busy 2-core CPU: torch import, a few training steps
 
 
@@ -81,18 +80,6 @@ def test_attribution_overlay_shapes_and_scales() -> None:
 
 
 # ----- pages ----------------------------------------------------------------------------------------
-def app() -> AppTest:
-    return AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
-
-
-def open_page(at: AppTest, page: str) -> AppTest:
-    at.switch_page(str(REPO_ROOT / "pages" / page))
-    return at.run()
-
-
-def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.exception]
-
 
 def test_pages_are_listed_in_the_app() -> None:
     text = APP.read_text()
@@ -116,14 +103,14 @@ def choose_digits_experiment(at: AppTest) -> AppTest:
 @pytest.mark.slow
 def test_ablation_page_trains_a_custom_experiment_on_digits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path / "results"))
-    at = open_page(app().run(), "ablation.py")
-    assert not errors(at), errors(at)
+    at = open_page(new_app(TIMEOUT_S).run(), "ablation.py")
+    assert not exceptions(at), exceptions(at)
     assert any("none is needed here" in i.value for i in at.info)
     at = choose_digits_experiment(at)
-    assert not errors(at), errors(at)
+    assert not exceptions(at), exceptions(at)
     assert len(at.get("plotly_chart")) == 1  # the transformed examples, before any training
     at = next(b for b in at.button if b.label.startswith("Train 2 models")).click().run()
-    assert not errors(at), errors(at)
+    assert not exceptions(at), exceptions(at)
     labels = [m.label for m in at.metric]
     assert "AUROC over 2 seed(s)" in labels
     value = next(m.value for m in at.metric if m.label.startswith("AUROC"))
@@ -131,7 +118,7 @@ def test_ablation_page_trains_a_custom_experiment_on_digits(tmp_path: Path, monk
     assert 0.0 <= mean <= 1.0
     assert len(at.get("plotly_chart")) == 3  # examples, confusion, seeds
     # A second visit shows the cached result without a button.
-    again = open_page(app().run(), "ablation.py")
+    again = open_page(new_app(TIMEOUT_S).run(), "ablation.py")
     again = choose_digits_experiment(again)
     assert not any(b.label.startswith("Train") and "model" in b.label for b in again.button)
     assert "AUROC over 2 seed(s)" in [m.label for m in again.metric]
@@ -139,16 +126,12 @@ def test_ablation_page_trains_a_custom_experiment_on_digits(tmp_path: Path, monk
 
 @pytest.mark.slow
 def test_ascent_page_with_the_tiny_run(tiny_run, tiny_results_env: Path) -> None:
-    from explorer.state import RUN_KEY
-
-    at = app()
-    at.session_state[RUN_KEY] = str(tiny_run.path)
-    at = open_page(at.run(), "ascent.py")
-    assert not errors(at), errors(at)
+    at = page_with_run("ascent.py", tiny_run.path, TIMEOUT_S)
+    assert not exceptions(at), exceptions(at)
     widget(at.main.number_input, "Steps").set_value(4)
     at = at.run()
     at = next(b for b in at.button if b.label == "Run gradient ascent").click().run()
-    assert not errors(at), errors(at)
+    assert not exceptions(at), exceptions(at)
     metrics = {m.label: m.value for m in at.metric}
     before, after = float(metrics["simple score before"]), float(metrics["simple score after"])
     assert after >= before
@@ -157,22 +140,18 @@ def test_ascent_page_with_the_tiny_run(tiny_run, tiny_results_env: Path) -> None
 
 @pytest.mark.slow
 def test_attribution_page_with_the_tiny_run(tiny_run, tiny_results_env: Path) -> None:
-    from explorer.state import RUN_KEY
-
-    at = app()
-    at.session_state[RUN_KEY] = str(tiny_run.path)
-    at = open_page(at.run(), "attribution.py")
-    assert not errors(at), errors(at)
+    at = page_with_run("attribution.py", tiny_run.path, TIMEOUT_S)
+    assert not exceptions(at), exceptions(at)
     # Saliency by default: score pair, one-transform pair, false positives (+ false negatives).
     assert len(at.get("plotly_chart")) >= 3
     assert any("Where the model goes wrong" in h.value for h in at.subheader)
     at = widget(at.main.radio, "Method").set_value("ig").run()
-    assert not errors(at), errors(at)
+    assert not exceptions(at), exceptions(at)
     assert any("completeness" in c.value for c in at.caption)
 
 
 def test_attribution_page_without_a_run_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path / "results"))
-    at = open_page(app().run(), "attribution.py")
-    assert not errors(at)
+    at = open_page(new_app(TIMEOUT_S).run(), "attribution.py")
+    assert not exceptions(at)
     assert any("No model chosen yet" in i.value for i in at.info)

@@ -7,18 +7,15 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
+from app_fixtures import page_with_run
+
 PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
          "most anomalous anomaly", "a test image by number")
 
 
 @pytest.fixture
 def page(tiny_run, tiny_results_env) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["geom_run_path"] = str(tiny_run.path)
-    at.run()
-    at.switch_page("../pages/transforms.py")
-    at.run()
+    at = page_with_run("transforms.py", tiny_run.path, timeout_s=120)
     assert not at.exception, at.exception
     return at
 
@@ -67,10 +64,7 @@ def test_without_the_dataset_shows_the_group_figures_and_a_warning(tiny_run, tmp
     meta["dataset"] = f"folder:{tmp_path / 'absent'}"
     (run_path / "run.json").write_text(json.dumps(meta))
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["geom_run_path"] = str(run_path)
-    at.run()
-    at.switch_page("../pages/transforms.py").run()
+    at = page_with_run("transforms.py", run_path, timeout_s=120)
     assert not at.exception, at.exception
     assert len(at.get("plotly_chart")) == 3  # two mean matrices and the accuracy bars
     assert any("not available here" in w.value for w in at.warning)

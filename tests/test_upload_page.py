@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-APP = Path(__file__).resolve().parents[1] / "explorer" / "app.py"
+from app_fixtures import page_with_run
+
 
 
 def png_bytes(array: np.ndarray) -> bytes:
@@ -22,11 +22,7 @@ def png_bytes(array: np.ndarray) -> bytes:
 @pytest.fixture
 def page(tiny_run, tiny_results_env) -> AppTest:
     """The upload page of the app with the tiny digits run chosen, nothing uploaded yet."""
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.session_state["geom_run_path"] = str(tiny_run.path)
-    at.run()
-    at.switch_page("../pages/upload.py")
-    at.run()
+    at = page_with_run("upload.py", tiny_run.path, timeout_s=120)
     assert not at.exception
     return at
 

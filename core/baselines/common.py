@@ -21,18 +21,18 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
 
-from core.data import ImageDataset, load_dataset, parse_class, to_model_input
-from core.detector import CheckpointError
+from core.config import check_known_fields
+from core.data import ImageDataset, as_model_input, load_dataset, parse_class
 from core.experiment import test_subset
 from core.metrics import detection_metrics
-from core.runs import RunInfo, atomic_torch_save, results_root, run_dir, run_meta, write_run
+from core.runs import (CheckpointError, RunInfo, atomic_torch_save, read_checkpoint_dict, results_root, run_dir,
+                       run_meta, write_run)
 from core.train import resolve_device
 
 CHECKPOINT_FORMAT = "geom-baseline/1"
@@ -44,17 +44,6 @@ ProgressFn = Callable[[float, str], None]  # (fraction done in [0, 1], what is h
 
 class BaselineFitError(ValueError):
     """A baseline that cannot be fitted on this input, with the reason (e.g. too few images)."""
-
-
-def as_input(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 images (N, H, W, C) -> float (N, C, H, W) in [-1, 1]; a float tensor passes through."""
-    if isinstance(x, np.ndarray):
-        if x.dtype != np.uint8:
-            raise TypeError(f"numpy images must be uint8 (N, H, W, C), got {x.dtype}")
-        return to_model_input(x)
-    if not torch.is_floating_point(x) or x.ndim != 4:
-        raise TypeError("tensor images must be float (N, C, H, W) scaled to [-1, 1]")
-    return x
 
 
 def subsample(n: int, limit: int | None, seed: int) -> np.ndarray:
@@ -77,10 +66,7 @@ class BaselineConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "BaselineConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(known)}")
+        check_known_fields(cls, data, cls.__name__)
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
 
@@ -116,7 +102,7 @@ class Baseline:
     # ----- the detector interface ----------------------------------------------------------------
     def fit(self, x_normal: np.ndarray | torch.Tensor, x_select: np.ndarray | torch.Tensor | None = None,
             is_normal_select: np.ndarray | None = None, progress: ProgressFn | None = None) -> "Baseline":
-        x = as_input(x_normal)
+        x = as_model_input(x_normal)
         idx = subsample(len(x), self.config.max_train_images, self.config.seed)
         x = x[torch.from_numpy(idx)]
         if len(x) < self.min_train_images:
@@ -129,7 +115,7 @@ class Baseline:
             is_normal_select = np.asarray(is_normal_select, bool)
             if is_normal_select.all() or not is_normal_select.any():
                 raise BaselineFitError("the hindsight selection set needs both normal and anomalous images")
-            select = (as_input(x_select), is_normal_select)
+            select = (as_model_input(x_select), is_normal_select)
         self.input_shape = tuple(x.shape[1:])
         self.fit_info = {"n_train_used": int(len(x))}
         self._fit(x, select, progress or (lambda _f, _t: None))
@@ -142,7 +128,7 @@ class Baseline:
         """Normality score, higher = more normal."""
         if self.input_shape is None:
             raise RuntimeError(f"this {self.method} is not fitted: call fit() or load() first")
-        x = as_input(x)
+        x = as_model_input(x)
         if tuple(x.shape[1:]) != self.input_shape:
             raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this {self.method}, "
                              f"which was fitted on {self.input_shape}")
@@ -195,16 +181,7 @@ class Baseline:
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise CheckpointError(f"{path} is not a readable baseline checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a baseline checkpoint (expected format {CHECKPOINT_FORMAT!r})")
-    return state
+    return read_checkpoint_dict(path, CHECKPOINT_FORMAT, "baseline")
 
 
 # ----- one-vs-all runs ---------------------------------------------------------------------------
