@@ -11,8 +11,8 @@ detector's public parts (``model``, ``transforms``, ``alphas``) rather than thro
 transforms of x, then
 
 - simplified: mean_t p_t(T_t(x)), the probability of the right transform;
-- Dirichlet: sum_t (alpha_t - 1) . log p(T_t(x)), with p clipped at ``LOG_EPS`` and renormalised
-  exactly as core.dirichlet does, so the value equals ``GeomDetector.score``.
+- Dirichlet: sum_t (alpha_t - 1) . log p(T_t(x)), from the log-softmax itself, which equals
+  ``GeomDetector.score`` (float64 softmax, clipped only below float64's range) to rounding.
 
 The model runs in eval mode (BatchNorm uses its running statistics, so each image's score is its
 own) and in fp32. :mod:`core.explain` differentiates the same functions.
@@ -30,7 +30,6 @@ import torch.nn.functional as F
 
 from core.data import ImageDataset, as_model_input
 from core.detector import SCORE_METHODS, GeomDetector
-from core.dirichlet import LOG_EPS
 from core.train import ProgressFn
 
 AscentProgressFn = Callable[[int, int, float], None]  # (step, steps, current score of the first image)
@@ -58,10 +57,8 @@ def score_from_log_probs(log_p: torch.Tensor, det: GeomDetector, method: str = "
     if method == "dirichlet":
         if det.alphas is None:
             raise RuntimeError("the Dirichlet score needs a fitted detector")
-        q = log_p.exp().clamp_min(LOG_EPS)
-        safe_log = torch.log(q / q.sum(-1, keepdim=True))
         alphas = torch.as_tensor(det.alphas, dtype=log_p.dtype, device=log_p.device)
-        return ((alphas - 1.0) * safe_log).sum((-1, -2))
+        return ((alphas - 1.0) * log_p).sum((-1, -2))
     raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
 
 

@@ -117,7 +117,8 @@ class GeomDetector:
                 inputs = self.transforms.apply_all(chunk).contiguous(memory_format=fmt)
                 with autocast_context(self.device, self._dtype):
                     logits = model(inputs)
-                probs = torch.softmax(logits.float(), dim=1).view(len(chunk), k, k)[:n]
+                # float64: a confident classifier's wrong-transform probabilities fall below float32's range
+                probs = torch.softmax(logits.double(), dim=1).view(len(chunk), k, k)[:n]
                 yield start, probs.cpu().numpy()
                 if progress is not None:
                     progress(min(start + b, len(x)), len(x))
@@ -126,7 +127,7 @@ class GeomDetector:
         """(N, k, k): row t of image n is the softmax y(T_t(x_n)) over the k transforms."""
         parts = [p for _, p in self._softmax_batches(x, progress)]
         k = len(self.transforms)
-        return np.concatenate(parts) if parts else np.zeros((0, k, k), np.float32)
+        return np.concatenate(parts) if parts else np.zeros((0, k, k))
 
     def score_softmax(self, softmax: np.ndarray, method: str = "dirichlet") -> np.ndarray:
         """Normality score (higher = more normal) from an already computed softmax tensor."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -22,11 +23,32 @@ def images() -> np.ndarray:
     return data.x_test[[int(np.flatnonzero(data.y_test == 0)[0]), int(np.flatnonzero(data.y_test == 3)[0])]]
 
 
+def overconfident(det: GeomDetector, factor: float) -> GeomDetector:
+    """``det`` with its logits multiplied by ``factor``: wrong transforms get probabilities far below 1e-10."""
+    scaled = copy.copy(det)
+    scaled.model = copy.deepcopy(det.model)  # a new model object, so the detector rebuilds its inference copy
+    with torch.no_grad():
+        scaled.model.fc.weight.mul_(factor)
+        scaled.model.fc.bias.mul_(factor)
+    return scaled
+
+
+@pytest.mark.parametrize("factor", [1.0, 100.0])
 @pytest.mark.parametrize("method", ["simple", "dirichlet"])
-def test_torch_score_equals_the_detectors_score(rot4_det: GeomDetector, images: np.ndarray, method: str) -> None:
-    ours = normality_score(rot4_det, to_model_input(images), method).detach().numpy()
-    ref = rot4_det.score(images, method)
+def test_torch_score_equals_the_detectors_score(rot4_det: GeomDetector, images: np.ndarray, method: str, factor: float) -> None:
+    det = overconfident(rot4_det, factor)
+    if factor > 1:  # the regime where a fixed clip at 1e-10 used to flatten the detector's logs
+        assert det.softmax_matrix(images).min() < 1e-20
+    ours = normality_score(det, to_model_input(images), method).detach().numpy()
+    ref = det.score(images, method)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+    if method == "dirichlet":  # and both equal the formula on float64 log-softmax, with nothing clipped
+        k = len(det.transforms)
+        with torch.no_grad():
+            logits = det.model.eval()(det.transforms.apply_all(to_model_input(images))).double()
+        log_p = torch.log_softmax(logits, 1).view(len(images), k, k)
+        exact = ((torch.from_numpy(det.alphas) - 1) * log_p).sum((1, 2)).numpy()
+        np.testing.assert_allclose(ref, exact, rtol=1e-6)
 
 
 def test_score_has_a_gradient_in_the_pixels(rot4_det: GeomDetector, images: np.ndarray) -> None:

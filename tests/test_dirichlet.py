@@ -64,3 +64,16 @@ def test_scores_rank_confident_correct_softmax_higher():
     assert dirichlet_score(sharp, alphas)[0] > dirichlet_score(flat, alphas)[0]
     assert simple_score(sharp)[0] == pytest.approx(0.97)
     assert simple_score(flat)[0] == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_confidence_beyond_a_fixed_epsilon_still_ranks(dtype: type) -> None:
+    """A classifier 1e13 : 1 sure is less sure than one 1e30 : 1 sure; a fixed 1e-10 clip tied them."""
+    alphas = np.array([[50.0, 0.2], [0.2, 50.0]])
+
+    def softmax(wrong: float) -> np.ndarray:
+        return np.array([[[1 - wrong, wrong], [wrong, 1 - wrong]]], dtype=dtype)
+
+    less_sure, surer = dirichlet_score(softmax(1e-13), alphas)[0], dirichlet_score(softmax(1e-30), alphas)[0]
+    assert surer > less_sure
+    assert surer - less_sure == pytest.approx(2 * 0.8 * np.log(1e17), rel=1e-3)  # sum_t (1 - 0.2) * log(1e-13 / 1e-30)
