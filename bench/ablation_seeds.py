@@ -40,6 +40,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--width", type=int)
     ap.add_argument("--network", choices=NETWORKS)
+    ap.add_argument("--weight-decay", type=float)
     ap.add_argument("--max-test-images", type=int)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--data-dir")
@@ -54,12 +55,12 @@ def main() -> None:
         for name, transforms in itertools.product(args.experiments, args.transforms):
             spec = with_overrides(PAPER_ABLATIONS[name].spec, steps=steps, batch_size=args.batch_size,
                                   width=args.width, max_test_images=args.max_test_images, transforms=transforms,
-                                  network=args.network)
+                                  network=args.network, weight_decay=args.weight_decay)
             prepared = ablation_data(spec, args.data_dir)
             for seed in range(args.seeds):
                 r = run_ablation(spec, seed, args.data_dir, args.device, prepared=prepared)
                 row = {"experiment": name, "transforms": str(spec.transforms), "steps": spec.steps,
-                       "batch_size": spec.batch_size, "width": spec.width, "network": spec.network,
+                       "batch_size": spec.batch_size, "width": spec.width, "network": spec.network, "weight_decay": spec.weight_decay,
                        "seed": seed, "auroc": round(r.auroc["dirichlet"], 4), "auroc_simple": round(r.auroc["simple"], 4),
                        "acc_normal": round(r.accuracy_normal, 3), "acc_anomalous": round(r.accuracy_anomalous, 3),
                        "train_s": round(r.train_seconds, 1), "score_s": round(r.score_seconds, 1)}

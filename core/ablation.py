@@ -53,6 +53,7 @@ class AblationSpec:
     network: str = "small_cnn"  # or "wrn" (globally pooled, as in the detector proper)
     depth: int = 10  # WRN depth (network="wrn" only)
     width: int = 1  # WRN widening factor (the paper's detector: 4)
+    weight_decay: float = 5e-4  # Adam's L2 term (GeomConfig's default, the authors' WRN setting)
     max_train_images: int | None = None  # cap on normal training images (None = all, ~6,000 for a digit)
     fit_images: int | None = 500  # normal training images for the Dirichlet fit
     max_test_images: int | None = None  # stratified cap on the two classes' test images (None = all, ~2,000)
@@ -144,7 +145,7 @@ class ListConfig(GeomConfig):
 def ablation_config(spec: AblationSpec, data: ImageDataset, seed: int) -> GeomConfig:
     """The detector config of ``spec`` for ``data``'s image shape."""
     tset = spec.transform_set(data.image_size)
-    base = dict(network=spec.network, depth=spec.depth, width=spec.width, image_size=data.image_size, in_channels=data.channels,
+    base = dict(network=spec.network, depth=spec.depth, width=spec.width, weight_decay=spec.weight_decay, image_size=data.image_size, in_channels=data.channels,
                 batch_size=spec.batch_size, steps=spec.steps, max_train_images=spec.max_train_images,
                 fit_images=spec.fit_images, precision=spec.precision, seed=int(seed))
     if isinstance(spec.transforms, str) and not is_custom_text(spec.transforms):

@@ -52,6 +52,8 @@ class GeomConfig:
     def __post_init__(self) -> None:
         if self.network not in NETWORKS:
             raise ValueError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
+        if not self.weight_decay >= 0:  # also refuses NaN
+            raise ValueError(f"weight_decay must be 0 or more, got {self.weight_decay}")
 
     def transform_set(self) -> TransformSet:
         return TransformSet.by_name(self.transforms, self.image_size)

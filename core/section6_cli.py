@@ -38,6 +38,7 @@ def add_ablation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1); the paper reports 5")
     p.add_argument("--steps", type=int, help=f"training steps (default {AblationSpec.steps})")
     p.add_argument("--network", choices=NETWORKS, help="transform classifier: small_cnn (default) or wrn")
+    p.add_argument("--weight-decay", type=float, help=f"Adam's L2 term (default {AblationSpec.weight_decay})")
     p.add_argument("--max-test-images", type=int, help="cap on the two classes' test images (default: all)")
     p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
@@ -52,7 +53,7 @@ def ablation_command(args: argparse.Namespace) -> int:
         raise ValueError("--seeds must be at least 1")
     spec = with_overrides(base, dataset=args.dataset, normal=args.normal, anomaly=args.anomaly,
                           transforms=args.transforms, steps=args.steps, max_test_images=args.max_test_images,
-                          network=args.network)
+                          network=args.network, weight_decay=args.weight_decay)
     bar = ProgressBar(spec.label)
     seeds = list(range(args.seeds))
 

@@ -129,6 +129,7 @@ def test_cli_ablation_prints_a_json_line(capsys: pytest.CaptureFixture) -> None:
     (["--dataset", "digits", "--normal", "11", "--anomaly", "3"], "out of range"),
     (["--dataset", "digits", "--normal", "8", "--anomaly", "3", "--transforms", "wobble"], "unknown transform set"),
     ([], "give --preset"),
+    (["--dataset", "digits", "--normal", "8", "--anomaly", "3", "--weight-decay", "-1"], "weight_decay must be 0 or more"),
 ])
 def test_cli_ablation_bad_input(args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
     assert main(["ablation", *args, "--seeds", "1", "--steps", "1"]) == 2
@@ -144,3 +145,11 @@ def test_ablation_trains_the_small_cnn_when_asked(capsys: pytest.CaptureFixture)
     assert main(["ablation", "--dataset", "digits", "--normal", "8", "--anomaly", "3", "--network", "small_cnn",
                  "--seeds", "1", "--steps", "2", "--max-test-images", "60", "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["spec"]["network"] == "small_cnn"
+
+
+def test_weight_decay_reaches_the_classifier(capsys: pytest.CaptureFixture) -> None:
+    spec = AblationSpec(**TINY, normal=8, anomaly=3, transforms="flip", weight_decay=0.0)
+    assert ablation_config(spec, ablation_data(spec).data, seed=0).weight_decay == 0.0
+    assert main(["ablation", "--dataset", "digits", "--normal", "8", "--anomaly", "3", "--weight-decay", "0.01",
+                 "--seeds", "1", "--steps", "2", "--max-test-images", "60", "--device", "cpu"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["spec"]["weight_decay"] == 0.01
