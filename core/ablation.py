@@ -40,6 +40,13 @@ TransformList = tuple[tuple[int, int, int, int], ...]
 SeedProgressFn = Callable[[int, int, TrainProgress | None], None]  # (seed position, seeds total, train progress)
 
 
+# The WRN keeps the authors' L2 (their WRN code). The small CNN trains without it: weight decay caps
+# the classifier's confidence (logit margins stall near 11 on every image), which leaves the score
+# little to separate a learnt '8' from a '3' by when both are recognised, as under a shift; without
+# it the 8v3-translate7 AUROC rose from 0.754 to 0.788 over 20 seeds, 8v3-flip stayed (0.734, 0.730).
+ABLATION_WEIGHT_DECAY: dict[str, float] = {"wrn": 5e-4, "small_cnn": 0.0}
+
+
 @dataclass(frozen=True)
 class AblationSpec:
     """One ablation experiment: normal class, the single anomalous class, the transforms, training."""
@@ -53,7 +60,7 @@ class AblationSpec:
     network: str = "small_cnn"  # or "wrn" (globally pooled, as in the detector proper)
     depth: int = 10  # WRN depth (network="wrn" only)
     width: int = 1  # WRN widening factor (the paper's detector: 4)
-    weight_decay: float = 5e-4  # Adam's L2 term (GeomConfig's default, the authors' WRN setting)
+    weight_decay: float | None = None  # Adam's L2 term; None = the network's ABLATION_WEIGHT_DECAY
     max_train_images: int | None = None  # cap on normal training images (None = all, ~6,000 for a digit)
     fit_images: int | None = 500  # normal training images for the Dirichlet fit
     max_test_images: int | None = None  # stratified cap on the two classes' test images (None = all, ~2,000)
@@ -61,6 +68,10 @@ class AblationSpec:
 
     def transform_set(self, image_size: int = 32) -> TransformSet:
         return resolve_transforms(self.transforms, image_size)
+
+    @property
+    def resolved_weight_decay(self) -> float:
+        return ABLATION_WEIGHT_DECAY[self.network] if self.weight_decay is None else self.weight_decay
 
     @property
     def label(self) -> str:
@@ -145,7 +156,7 @@ class ListConfig(GeomConfig):
 def ablation_config(spec: AblationSpec, data: ImageDataset, seed: int) -> GeomConfig:
     """The detector config of ``spec`` for ``data``'s image shape."""
     tset = spec.transform_set(data.image_size)
-    base = dict(network=spec.network, depth=spec.depth, width=spec.width, weight_decay=spec.weight_decay, image_size=data.image_size, in_channels=data.channels,
+    base = dict(network=spec.network, depth=spec.depth, width=spec.width, weight_decay=spec.resolved_weight_decay, image_size=data.image_size, in_channels=data.channels,
                 batch_size=spec.batch_size, steps=spec.steps, max_train_images=spec.max_train_images,
                 fit_images=spec.fit_images, precision=spec.precision, seed=int(seed))
     if isinstance(spec.transforms, str) and not is_custom_text(spec.transforms):

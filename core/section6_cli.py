@@ -38,7 +38,7 @@ def add_ablation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1); the paper reports 5")
     p.add_argument("--steps", type=int, help=f"training steps (default {AblationSpec.steps})")
     p.add_argument("--network", choices=NETWORKS, help="transform classifier: small_cnn (default) or wrn")
-    p.add_argument("--weight-decay", type=float, help=f"Adam's L2 term (default {AblationSpec.weight_decay})")
+    p.add_argument("--weight-decay", type=float, help="Adam's L2 term (default: 0 for the small CNN, 5e-4 for the WRN)")
     p.add_argument("--max-test-images", type=int, help="cap on the two classes' test images (default: all)")
     p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
     p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")

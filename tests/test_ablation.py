@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -148,8 +149,11 @@ def test_ablation_trains_the_small_cnn_when_asked(capsys: pytest.CaptureFixture)
 
 
 def test_weight_decay_reaches_the_classifier(capsys: pytest.CaptureFixture) -> None:
-    spec = AblationSpec(**TINY, normal=8, anomaly=3, transforms="flip", weight_decay=0.0)
-    assert ablation_config(spec, ablation_data(spec).data, seed=0).weight_decay == 0.0
+    spec = AblationSpec(**TINY, normal=8, anomaly=3, transforms="flip")
+    data = ablation_data(spec).data
+    by_default = {net: ablation_config(replace(spec, network=net), data, seed=0).weight_decay for net in ("small_cnn", "wrn")}
+    assert by_default == {"small_cnn": 0.0, "wrn": 5e-4}
+    assert ablation_config(replace(spec, weight_decay=1e-3), data, seed=0).weight_decay == 1e-3
     assert main(["ablation", "--dataset", "digits", "--normal", "8", "--anomaly", "3", "--weight-decay", "0.01",
                  "--seeds", "1", "--steps", "2", "--max-test-images", "60", "--device", "cpu"]) == 0
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["spec"]["weight_decay"] == 0.01
