@@ -87,7 +87,9 @@ steps = a.number_input("Training steps per seed", 1, 5000, spec.steps, step=50,
 n_seeds = b.number_input("Seeds", 1, 10, 3, help="The paper reports mean ± SEM over 5 runs.")
 network = c.selectbox("Classifier", list(NETWORK_NAMES), format_func=NETWORK_NAMES.get,
                       help="The WRN pools globally, so it reads a shift or a flip from any digit alike; the small "
-                           "CNN's dense layer ties what it learns to where the normal class's strokes are.")
+                           "CNN's dense layer ties what it learns to where the normal class's strokes are. The WRN "
+                           "trains with the authors' weight decay (5e-4), the small CNN without, which leaves its "
+                           "confidence uncapped.")
 spec = replace(spec, steps=int(steps), network=network)
 
 try:
