@@ -60,7 +60,8 @@ def main() -> None:
             for seed in range(args.seeds):
                 r = run_ablation(spec, seed, args.data_dir, args.device, prepared=prepared)
                 row = {"experiment": name, "transforms": str(spec.transforms), "steps": spec.steps,
-                       "batch_size": spec.batch_size, "width": spec.width, "network": spec.network, "weight_decay": spec.resolved_weight_decay,
+                       "batch_size": spec.batch_size, "width": spec.width, "network": spec.network,
+                       "weight_decay": spec.resolved_weight_decay,
                        "seed": seed, "auroc": round(r.auroc["dirichlet"], 4), "auroc_simple": round(r.auroc["simple"], 4),
                        "acc_normal": round(r.accuracy_normal, 3), "acc_anomalous": round(r.accuracy_anomalous, 3),
                        "train_s": round(r.train_seconds, 1), "score_s": round(r.score_seconds, 1)}

@@ -157,7 +157,8 @@ class ListConfig(GeomConfig):
 def ablation_config(spec: AblationSpec, data: ImageDataset, seed: int) -> GeomConfig:
     """The detector config of ``spec`` for ``data``'s image shape."""
     tset = spec.transform_set(data.image_size)
-    base = dict(network=spec.network, depth=spec.depth, width=spec.width, weight_decay=spec.resolved_weight_decay, image_size=data.image_size, in_channels=data.channels,
+    base = dict(network=spec.network, depth=spec.depth, width=spec.width, weight_decay=spec.resolved_weight_decay,
+                image_size=data.image_size, in_channels=data.channels,
                 batch_size=spec.batch_size, steps=spec.steps, max_train_images=spec.max_train_images,
                 fit_images=spec.fit_images, precision=spec.precision, seed=int(seed))
     if isinstance(spec.transforms, str) and not is_custom_text(spec.transforms):
