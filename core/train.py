@@ -37,6 +37,7 @@ class TrainProgress:
 
 
 ProgressFn = Callable[[TrainProgress], None]
+StepFn = Callable[[int, torch.nn.Module], None]
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -121,8 +122,14 @@ def train_classifier(
     device: torch.device,
     progress: ProgressFn | None = None,
     report_every: int | None = None,
+    on_step: StepFn | None = None,
 ) -> WideResNet | SmallCNN:
-    """Train the transform classifier on normal images ``x`` (N, C, H, W) in [-1, 1]."""
+    """Train the transform classifier on normal images ``x`` (N, C, H, W) in [-1, 1].
+
+    ``on_step(step, model)`` runs after every optimiser step: the model at step s is the model a
+    run of ``steps=s`` would end with (the pair sequence and Adam do not depend on the total), so
+    one training can be evaluated at several budgets. It must leave the model in train mode.
+    """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     tset = config.transform_set()
@@ -152,5 +159,7 @@ def train_classifier(
                 loss_sum.zero_()
                 correct_sum.zero_()
                 seen = 0
+        if on_step is not None:
+            on_step(step, model)
     model.eval()
     return model
