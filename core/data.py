@@ -11,8 +11,8 @@ Where the files come from (see ``shared/data/README.md`` for the copies shipped 
 * ``mnist``, ``fashion_mnist``: torchvision's raw idx files, ``<data_dir>/{MNIST,FashionMNIST}/raw``.
 * ``cifar10``: an image-folder tree ``<data_dir>/cifar10/{train,test}/<class>/<index>.jpg``, or
   torchvision's ``<data_dir>/cifar-10-batches-py`` pickles.
-* ``cifar100``: torchvision's ``<data_dir>/cifar-100-python`` pickles, fine labels mapped to the
-  20 coarse superclasses the paper uses.
+* ``cifar100``: ``<data_dir>/cifar100/{train,test}.npz`` (laid out by ``shared/tools/get_cifar100``)
+  or torchvision's ``<data_dir>/cifar-100-python`` pickles; the 20 coarse superclasses the paper uses.
 * ``cats_vs_dogs``: Kaggle's flat ``<data_dir>/cats_vs_dogs/train/{cat,dog}.<N>.jpg``.
 * ``digits``: scikit-learn's bundled 8x8 digits, so something always works offline.
 * ``folder:PATH``: any tree of class sub-folders.
@@ -375,7 +375,7 @@ def _layout_hint() -> str:
     return (
         "Set GEOM_DATA_DIR or pass --data-dir to a folder laid out as: MNIST/raw/train-images-idx3-ubyte (...), "
         "FashionMNIST/raw/..., cifar10/{train,test}/<class>/<N>.jpg or cifar-10-batches-py/, "
-        "cifar-100-python/, cats_vs_dogs/train/{cat,dog}.<N>.jpg"
+        "cifar100/{train,test}.npz or cifar-100-python/, cats_vs_dogs/train/{cat,dog}.<N>.jpg"
     )
 
 
@@ -399,7 +399,7 @@ def _download_guard() -> Iterator[None]:
         socket.setdefaulttimeout(old)
 
 
-def _torchvision_attempt(what: str, looked_for: Path, root: Path, download: bool, build: Callable[[bool], object]) -> object:
+def _torchvision_attempt(what: str, looked_for: Path | str, root: Path, download: bool, build: Callable[[bool], object]) -> object:
     """Build a torchvision dataset; turn "missing" and failed downloads into a useful DataError."""
     if not download:
         raise DataError(
@@ -627,13 +627,23 @@ def _load_cifar10_tree(tree_root: Path) -> ImageDataset:
 
 
 def _load_cifar100(root: Path, download: bool) -> ImageDataset:
-    """CIFAR-100 with its fine labels mapped to the 20 coarse superclasses (as in the paper)."""
+    """CIFAR-100 with its 20 coarse superclasses (as in the paper), from either of two layouts.
+
+    ``cifar100/{train,test}.npz`` (what ``shared/tools/get_cifar100`` lays out: ``x`` uint8
+    N x 32 x 32 x 3, ``fine`` 0-99, ``coarse`` 0-19) is read first, since it needs no network;
+    else torchvision's ``cifar-100-python`` pickles, downloaded where the network allows.
+    """
+    npz_dir = root / "cifar100"
+    if (npz_dir / "train.npz").is_file() or (npz_dir / "test.npz").is_file():
+        train, test = (_read_cifar100_npz(npz_dir / f"{split}.npz") for split in ("train", "test"))
+        return ImageDataset("cifar100", *train, *test, CIFAR100_COARSE_CLASSES)
     import torchvision.datasets as tvd
 
     pickles = root / "cifar-100-python"
     if not (pickles / "train").is_file() or not (pickles / "test").is_file():
         _torchvision_attempt(
-            "CIFAR-100", pickles / "train", root, download, lambda dl: tvd.CIFAR100(root=str(root), train=True, download=dl)
+            "CIFAR-100", f"{npz_dir}/{{train,test}}.npz or {pickles}/{{train,test}}", root, download,
+            lambda dl: tvd.CIFAR100(root=str(root), train=True, download=dl),
         )
     try:
         tr = tvd.CIFAR100(root=str(root), train=True, download=False)
@@ -645,6 +655,45 @@ def _load_cifar100(root: Path, download: bool) -> ImageDataset:
         "cifar100", np.asarray(tr.data, np.uint8), coarse[np.asarray(tr.targets)],
         np.asarray(te.data, np.uint8), coarse[np.asarray(te.targets)], CIFAR100_COARSE_CLASSES,
     )
+
+
+def _read_cifar100_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(x, coarse labels) from one split file, refusing anything that is not CIFAR-100 as laid out.
+
+    Where the file also holds fine labels, the coarse ones must be their superclasses: a file
+    whose two label columns disagree has been shuffled or built wrongly, and training on it would
+    quietly mix classes.
+    """
+    def refuse(what: str) -> DataError:
+        return DataError(f"{path} is not a CIFAR-100 split as expected: {what}. Lay it out again with "
+                         f"shared/tools/get_cifar100 (see shared/data/README.md) or remove it to use "
+                         f"torchvision's cifar-100-python/ instead.")
+
+    if not path.is_file():
+        raise refuse("the file is missing (train.npz and test.npz belong together)")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except Exception as err:
+        raise refuse(f"it could not be read ({_short(err)})") from err
+    if "x" not in arrays or "coarse" not in arrays:
+        raise refuse(f"it needs arrays 'x' and 'coarse' (and optionally 'fine'); found {sorted(arrays)}")
+    x, coarse = arrays["x"], arrays["coarse"]
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
+        raise refuse(f"'x' must be uint8 N x 32 x 32 x 3, got {x.dtype} {x.shape}")
+    if coarse.shape != (len(x),) or not np.issubdtype(coarse.dtype, np.integer):
+        raise refuse(f"'coarse' must be {len(x)} integer labels, got {coarse.dtype} {coarse.shape}")
+    if len(coarse) and (coarse.min() < 0 or coarse.max() >= len(CIFAR100_COARSE_CLASSES)):
+        raise refuse(f"'coarse' labels must lie in 0-19, found {coarse.min()}-{coarse.max()}")
+    if "fine" in arrays:
+        fine = arrays["fine"]
+        if fine.shape != coarse.shape or not np.issubdtype(fine.dtype, np.integer) or (
+                len(fine) and (fine.min() < 0 or fine.max() >= len(CIFAR100_FINE_TO_COARSE))):
+            raise refuse(f"'fine' must be {len(x)} integer labels in 0-99, got {fine.dtype} {fine.shape}")
+        mismatched = int((np.asarray(CIFAR100_FINE_TO_COARSE)[fine] != coarse).sum())
+        if mismatched:
+            raise refuse(f"{mismatched} 'coarse' labels are not the superclass of their 'fine' label")
+    return x, coarse.astype(np.int64)
 
 
 _CATDOG_RE = re.compile(r"^(cat|dog)\.(\d+)\.(jpe?g|png)$", re.IGNORECASE)

@@ -294,9 +294,6 @@ def test_cats_vs_dogs(shared_data_dir):
     assert np.array_equal(again.x_train[::997], ds.x_train[::997])
 
 
-def test_cifar100_missing_is_a_data_error(shared_data_dir):
-    with pytest.raises(DataError, match="cifar-100-python"):
-        load_dataset("cifar100", shared_data_dir, download=False)
 
 
 def test_image_dataset_validates_shapes():
