@@ -279,33 +279,43 @@ def parse_class(dataset: ImageDataset, cls: str | int) -> int:
 
     Accepts an id (``3`` or ``"3"``), a name (``"cat"``, case-insensitive, punctuation ignored, a
     unique prefix is enough: ``"t-shirt"``), or a :meth:`ImageDataset.class_label` string
-    (``"3 - cat"``). A string that equals a class name wins over reading it as an id, so folder
-    datasets whose class folders are called ``"1"``, ``"2"``, ... resolve by name.
+    (``"3 - cat"``). Text that reads as a whole number is always an id, read before any name
+    matching: the name matcher ignores punctuation, so ``"-1"`` would otherwise become class
+    ``"1"``. Negative ids are refused. A folder dataset whose class folders are called ``"1"``,
+    ``"2"``, ... is therefore chosen by id or by label (``"0 - 1"``), as the app and the CLI list them.
     """
-    n = dataset.num_classes
     valid = ", ".join(dataset.class_labels())
     if isinstance(cls, (bool, np.bool_)):
         raise DataError(f"class must be an id or a name, got {cls!r}; valid classes: {valid}")
     if isinstance(cls, (int, np.integer)):
-        idx = int(cls)
-        if not 0 <= idx < n:
-            raise DataError(f"class id {idx} is out of range 0..{n - 1} for {dataset.name}; valid classes: {valid}")
-        return idx
+        return _class_id(dataset, int(cls))
     if not isinstance(cls, str):
         raise DataError(f"class must be an id or a name, got {type(cls).__name__}; valid classes: {valid}")
     text = cls.strip()
+    if re.fullmatch(r"[+-]?\s*\d+", text):
+        return _class_id(dataset, int(re.sub(r"\s+", "", text)))
     by_name = _match_class_name(dataset.class_names, text)
     if by_name is not None:
         return by_name
-    if re.fullmatch(r"[+-]?\d+", text):
-        return parse_class(dataset, int(text))
     m = re.fullmatch(r"(\d+)\s*[-:.)]\s*(.+)", text)
     if m:
-        idx = parse_class(dataset, int(m.group(1)))
+        idx = _class_id(dataset, int(m.group(1)))
         if _norm(m.group(2)) == _norm(dataset.class_names[idx]):
             return idx
         raise DataError(f"class {cls!r}: id {idx} is {dataset.class_label(idx)!r}, not {m.group(2)!r}; valid classes: {valid}")
     raise DataError(f"unknown class {cls!r} for {dataset.name}; valid classes: {valid}")
+
+
+def _class_id(dataset: ImageDataset, idx: int) -> int:
+    """``idx`` itself when it is a class id of ``dataset``, else a DataError listing the valid ones."""
+    n = dataset.num_classes
+    if idx < 0:
+        raise DataError(f"class id {idx} is negative: ids run from 0 to {n - 1} for {dataset.name}; "
+                        f"valid classes: {', '.join(dataset.class_labels())}")
+    if idx >= n:
+        raise DataError(f"class id {idx} is out of range 0..{n - 1} for {dataset.name}; "
+                        f"valid classes: {', '.join(dataset.class_labels())}")
+    return idx
 
 
 def _norm(text: str) -> str:

@@ -160,6 +160,24 @@ def test_folder_without_split_skips_corrupt_file(tmp_path):
     assert np.array_equal(again.x_train, ds.x_train) and np.array_equal(again.y_test, ds.y_test)
 
 
+@pytest.mark.parametrize("cls", ["-1", "-3", " - 3", -1, np.int64(-2)])
+def test_negative_class_ids_are_refused_not_read_as_names(cls):
+    digits = load_dataset("digits")
+    with pytest.raises(DataError, match="is negative: ids run from 0 to 9"):
+        parse_class(digits, cls)
+
+
+def test_whole_numbers_are_ids_before_names(tmp_path):
+    for k, cls in enumerate(("1", "2", "3")):
+        _write_images(tmp_path / cls, 3, seed=k)
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.class_labels() == ["0 - 1", "1 - 2", "2 - 3"]
+    assert parse_class(ds, "1") == 1 and parse_class(ds, "+2") == 2
+    assert parse_class(ds, "0 - 1") == 0  # the label, as listed, still picks a class by its name
+    with pytest.raises(DataError, match="out of range"):
+        parse_class(ds, "3")
+
+
 def test_folder_with_split_greyscale_and_large(tmp_path):
     for split, n in (("train", 4), ("test", 2)):
         for k, cls in enumerate(("a", "b", "c")):
