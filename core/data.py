@@ -28,6 +28,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
@@ -163,7 +164,8 @@ class ImageDataset:
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where raw datasets live: explicit argument > env ``GEOM_DATA_DIR`` > ``~/.cache/geom/data``.
 
-    The folder need not exist yet (torchvision creates it when it downloads).
+    The folder need not exist yet: a successful download creates it, a failed one leaves nothing
+    behind (see :func:`_torchvision_attempt`).
     """
     if data_dir is None or str(data_dir) == "":
         data_dir = os.environ.get("GEOM_DATA_DIR") or Path.home() / ".cache" / "geom" / "data"
@@ -410,19 +412,86 @@ def _download_guard() -> Iterator[None]:
 
 
 def _torchvision_attempt(what: str, looked_for: Path, root: Path, download: bool, build: Callable[[bool], object]) -> object:
-    """Build a torchvision dataset; turn "missing" and failed downloads into a useful DataError."""
+    """Build a torchvision dataset; turn "missing" and failed downloads into a useful DataError.
+
+    A download goes into ``root`` wherever it points, creating it when needed (the README promises
+    downloads into ``--data-dir`` / ``GEOM_DATA_DIR`` / the default folder). A failed one leaves
+    the disk as it found it: torchvision makes ``<root>/MNIST/raw`` (and ``root`` itself) before it
+    fails to connect, so a typo in ``--data-dir`` would otherwise litter the disk with empty
+    dataset folders, and a test run without data would create them beside the clone.
+    """
     if not download:
         raise DataError(
             f"{what} not found in {root} (looked for {looked_for}) and download=False. {_layout_hint()}."
         )
+    missing_root = "" if root.is_dir() else f" (the folder {root} does not exist)"
     try:
-        with _download_guard():
+        with _download_guard(), _undone_on_failure(root):
             return build(True)
     except Exception as err:  # URLError, RuntimeError, OSError, socket.timeout, md5 failures, ...
         raise DataError(
-            f"{what} not found in {root} (looked for {looked_for}) and it could not be downloaded: "
-            f"{_short(err)}. {_layout_hint()}."
+            f"{what} not found in {root}{missing_root} (looked for {looked_for}) and it could not be "
+            f"downloaded: {_short(err)}. {_layout_hint()}."
         ) from err
+
+
+# torchvision writes at most three levels below the data folder (MNIST/raw/<file>, or
+# <archive>.tar.gz and cifar-10-batches-py/<file>), so that is all a failed download can leave.
+_DOWNLOAD_DEPTH = 3
+
+
+@contextlib.contextmanager
+def _undone_on_failure(root: Path) -> Iterator[None]:
+    """If the block raises, remove what it added under ``root``: ``root`` and any parents it
+    created, else the new entries up to :data:`_DOWNLOAD_DEPTH` levels down (partial downloads,
+    empty dataset folders). What was there before is never touched."""
+    created_from = _first_missing(root)
+    before = set() if created_from is not None else _entries(root, _DOWNLOAD_DEPTH)
+    try:
+        yield
+    except BaseException:
+        if created_from is not None:
+            shutil.rmtree(created_from, ignore_errors=True)
+        else:
+            _remove_new(root, _entries(root, _DOWNLOAD_DEPTH) - before)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself or a parent) that does not exist; None if it does."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _entries(root: Path, depth: int) -> set[str]:
+    """Paths (relative to ``root``) of everything at most ``depth`` levels below it.
+
+    Only folders above the last level are listed, so a data folder holding 60,000 CIFAR JPEGs
+    four levels down costs a handful of directory reads.
+    """
+    found: set[str] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            found.add(entry.name)
+            if depth > 1 and entry.is_dir(follow_symlinks=False):
+                found |= {os.path.join(entry.name, sub) for sub in _entries(Path(entry.path), depth - 1)}
+    return found
+
+
+def _remove_new(root: Path, new: set[str]) -> None:
+    """Delete the ``new`` paths under ``root``, each outermost one whole (its contents with it)."""
+    for rel in sorted(new, key=len):
+        path = root / rel
+        if not os.path.lexists(path):  # inside a folder removed already
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _cache_key(*parts: object) -> str:

@@ -74,6 +74,40 @@ def test_offline_missing_mnist_fails_fast_with_hint(tmp_path):
     msg = str(exc.value)
     assert "GEOM_DATA_DIR" in msg and "could not be downloaded" in msg
     assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte") in msg
+    assert list(tmp_path.iterdir()) == []  # torchvision's MNIST/raw is gone again
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """torchvision's MNIST download fails as it does offline, after writing part of a file."""
+    from urllib.error import URLError
+
+    import torchvision.datasets.mnist as tv_mnist
+
+    def fail(url, download_root, filename=None, md5=None):
+        Path(download_root, filename or "partial").write_bytes(b"half a download")
+        raise URLError("network is unreachable")
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", fail)
+
+
+def test_failed_download_into_a_missing_folder_creates_nothing(tmp_path, offline):
+    root = tmp_path / "nonexistent" / "deeper"
+    with pytest.raises(DataError) as exc:
+        load_dataset("mnist", data_dir=root, download=True)
+    assert f"the folder {root} does not exist" in str(exc.value) and "could not be downloaded" in str(exc.value)
+    assert list(tmp_path.iterdir()) == []  # not nonexistent/deeper/MNIST/raw
+
+
+def test_failed_download_removes_only_what_it_added(tmp_path, offline):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"an older partial copy")
+    (tmp_path / "cifar10" / "train" / "cat").mkdir(parents=True)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(DataError, match="could not be downloaded"):
+        load_dataset("mnist", data_dir=tmp_path, download=True)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_missing_without_download_says_so(tmp_path):

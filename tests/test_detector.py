@@ -136,6 +136,7 @@ def test_cli_missing_data_offline(tmp_path):
                "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "GEOM_DATA_DIR" in res.stderr
+    assert not (tmp_path / "empty").exists()  # the failed download left no empty/FashionMNIST/raw
 
 
 def test_data_error_is_raised_for_unknown_dataset():
