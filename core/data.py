@@ -98,8 +98,9 @@ CIFAR100_FINE_TO_COARSE: tuple[int, ...] = (
 )
 CATS_VS_DOGS_CLASSES: tuple[str, ...] = ("cat", "dog")
 
-# Bumped whenever the decoding below changes, so stale .npz caches are never reused.
-_CACHE_VERSION = 1
+# Bumped whenever the decoding below changes, so stale .npz caches are never reused
+# (2: high-bit-depth images scaled to 8 bits, not clipped).
+_CACHE_VERSION = 2
 # Folder datasets smaller than this decode in well under a second; caching them would only
 # litter the cache directory (tests build many tiny trees).
 _FOLDER_CACHE_MIN_FILES = 1000
@@ -541,14 +542,19 @@ def _cache_save(stem: str, key: str, arrays: dict[str, np.ndarray]) -> Path | No
 def _decode(path: str, mode: str, size: int | None) -> np.ndarray:
     """Decode one image to uint8 (H, W, C) in ``mode`` ("RGB" or "L"), fitted to size x size.
 
+    16-bit and other high-bit-depth greyscale is scaled to 8 bits first (:func:`core.bitdepth.to_8bit`,
+    the rule uploads follow too): PIL's ``convert`` alone would clip it to near-binary images.
+
     Non-square images are scaled on their shorter side and centre-cropped (what the authors' code
     does for Cats-vs-Dogs), so no image is squeezed here. Shrinking uses BOX (area-like) filtering;
     enlarging uses bilinear.
     """
     from PIL import Image, ImageOps
 
+    from core.bitdepth import to_8bit
+
     with Image.open(path) as img:
-        img = img.convert(mode)
+        img = to_8bit(img).convert(mode)
         if size is not None and img.size != (size, size):
             shrink = min(img.size) >= size
             method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
@@ -897,7 +903,9 @@ def _probe_folder_images(paths: Sequence[str]) -> tuple[str, int, list[int]]:
     """Read only the headers: pick the mode (L if all greyscale) and size; drop unreadable files."""
     from PIL import Image, UnidentifiedImageError
 
-    grey_modes = {"1", "L", "LA", "I", "I;16", "F"}
+    from core.bitdepth import WIDE_GREY_MODES
+
+    grey_modes = {"1", "L", "LA"} | WIDE_GREY_MODES
     readable: list[int] = []
     sides: list[int] = []
     all_grey = True

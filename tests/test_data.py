@@ -7,8 +7,10 @@ from the .npz cache in ~/.cache/geom/arrays (GEOM_CACHE_DIR) in well under a few
 
 from __future__ import annotations
 
+import struct
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +194,52 @@ def test_folder_without_split_skips_corrupt_file(tmp_path):
         warnings.simplefilter("ignore")
         again = load_dataset(f"folder:{tmp_path}")
     assert np.array_equal(again.x_train, ds.x_train) and np.array_equal(again.y_test, ds.y_test)
+
+
+def _png16(array: np.ndarray) -> bytes:
+    """A 16-bit PNG (grey (H, W) or RGB (H, W, 3) uint16) written by hand: PIL cannot save 16-bit RGB."""
+    h, w = array.shape[:2]
+    colour_type = 2 if array.ndim == 3 else 0
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in array)
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+GRADIENT16 = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+
+
+def _save(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_folder_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    for split in ("train", "test"):
+        _save(tmp_path / split / "a" / "0.png", _png16(GRADIENT16))
+        _save(tmp_path / split / "b" / "0.png", _png16(65535 - GRADIENT16))
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.channels == 1
+    a = ds.x_train[ds.y_train == 0][0, ..., 0]
+    np.testing.assert_allclose(a, GRADIENT16 / 257.0, atol=0.51)
+    assert len(np.unique(a)) > 200  # convert("L") alone leaves 2 levels: 0 and 255
+
+
+def test_folder_sixteen_bit_grey_and_colour_among_rgb_images(tmp_path):
+    rgb16 = np.stack([GRADIENT16, 65535 - GRADIENT16, np.full_like(GRADIENT16, 30000)], -1)
+    _save(tmp_path / "train" / "a" / "0.png", _png16(GRADIENT16))
+    _save(tmp_path / "train" / "b" / "0.png", _png16(rgb16))
+    for cls in ("a", "b"):
+        _write_images(tmp_path / "test" / cls, 1, size=32)
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.channels == 3
+    grey, colour = ds.x_train[ds.y_train == 0][0], ds.x_train[ds.y_train == 1][0]
+    for c in range(3):
+        np.testing.assert_allclose(grey[..., c], GRADIENT16 / 257.0, atol=0.51)
+    np.testing.assert_allclose(colour, rgb16 / 257.0, atol=1.01)  # PIL keeps the high byte of 16-bit colour
 
 
 @pytest.mark.parametrize("cls", ["-1", "-3", " - 3", -1, np.int64(-2)])
