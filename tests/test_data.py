@@ -1,13 +1,16 @@
 """core.data: the registry loads the real datasets with the paper's preprocessing, and fails usefully.
 
-Real-data tests use ``shared_data_dir`` (skipped when the datasets are absent). CIFAR-10 and
+Real-data tests use ``real_dataset`` (skipped, saying why, when the datasets are absent). CIFAR-10 and
 Cats-vs-Dogs decode 60,000 / 25,000 JPEGs the first time (about 18 s / 10 s on 2 cores), then load
 from the .npz cache in ~/.cache/geom/arrays (GEOM_CACHE_DIR) in well under a few seconds.
 """
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import time
 import warnings
 import zlib
@@ -323,8 +326,8 @@ def test_jpeg_tree_cache_is_written_atomically_and_reused(tmp_path, monkeypatch)
 # ------------------------------------------------------------------------------ real data
 
 
-def test_fashion_mnist(shared_data_dir):
-    ds = load_dataset("fashion_mnist", shared_data_dir, download=False)
+def test_fashion_mnist(real_dataset):
+    ds = real_dataset("fashion_mnist")
     assert ds.x_train.shape == (60000, 32, 32, 1) and ds.x_test.shape == (10000, 32, 32, 1)
     assert ds.x_train.dtype == np.uint8
     assert np.bincount(ds.y_train).tolist() == [6000] * 10 and np.bincount(ds.y_test).tolist() == [1000] * 10
@@ -338,15 +341,15 @@ def test_fashion_mnist(shared_data_dir):
     assert t.min() >= -1 and t.max() <= 1
 
 
-def test_mnist_and_parse_class(shared_data_dir):
-    mnist = load_dataset("mnist", shared_data_dir, download=False)
+def test_mnist_and_parse_class(real_dataset):
+    mnist = real_dataset("mnist")
     assert mnist.x_train.shape == (60000, 32, 32, 1) and mnist.x_test.shape == (10000, 32, 32, 1)
     assert np.bincount(mnist.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert mnist.y_train[0] == 5
     assert parse_class(mnist, "3") == 3 and parse_class(mnist, 3) == 3 and parse_class(mnist, np.int64(3)) == 3
     assert mnist.class_label(3) == "3"
 
-    fashion = load_dataset("fashion_mnist", shared_data_dir, download=False)
+    fashion = real_dataset("fashion_mnist")
     assert parse_class(fashion, "trouser") == 1
     assert parse_class(fashion, "1 - Trouser") == 1
     assert parse_class(fashion, "ANKLE_BOOT") == 9 and parse_class(fashion, "t-shirt") == 0
@@ -361,9 +364,9 @@ def test_mnist_and_parse_class(shared_data_dir):
         parse_class(fashion, "1 - Dress")
 
 
-def test_cifar10_jpeg_tree(shared_data_dir):
+def test_cifar10_jpeg_tree(real_dataset, shared_data_dir):
     start = time.monotonic()
-    ds = load_dataset("cifar10", shared_data_dir, download=False)
+    ds = real_dataset("cifar10")
     first_s = time.monotonic() - start
     assert ds.x_train.shape == (50000, 32, 32, 3) and ds.x_test.shape == (10000, 32, 32, 3)
     assert np.bincount(ds.y_train).tolist() == [5000] * 10 and np.bincount(ds.y_test).tolist() == [1000] * 10
@@ -382,8 +385,8 @@ def test_cifar10_jpeg_tree(shared_data_dir):
     assert np.array_equal(again.x_test, ds.x_test) and np.array_equal(again.y_train, ds.y_train)
 
 
-def test_cats_vs_dogs(shared_data_dir):
-    ds = load_dataset("cats_vs_dogs", shared_data_dir, download=False)
+def test_cats_vs_dogs(real_dataset, shared_data_dir):
+    ds = real_dataset("cats_vs_dogs")
     assert ds.x_train.shape == (20000, 64, 64, 3) and ds.x_test.shape == (5000, 64, 64, 3)
     assert np.bincount(ds.y_train).tolist() == [10000, 10000] and np.bincount(ds.y_test).tolist() == [2500, 2500]
     assert ds.class_names == ("cat", "dog")
@@ -397,6 +400,36 @@ def test_cats_vs_dogs(shared_data_dir):
 def test_cifar100_missing_is_a_data_error(shared_data_dir):
     with pytest.raises(DataError, match="cifar-100-python"):
         load_dataset("cifar100", shared_data_dir, download=False)
+
+
+REAL_DATA_TESTS = (
+    "tests/test_data.py::test_fashion_mnist",
+    "tests/test_data.py::test_mnist_and_parse_class",
+    "tests/test_data.py::test_cifar10_jpeg_tree",
+    "tests/test_data.py::test_cats_vs_dogs",
+    "tests/test_data.py::test_cifar100_missing_is_a_data_error",
+    "tests/test_baselines.py::test_each_baseline_beats_chance_on_mnist_0_vs_1",
+    "tests/test_ablation.py::test_ablation_on_real_mnist_uses_all_test_images_of_both_digits",
+    "tests/test_detector.py::test_tiny_mnist_digit1_auroc",
+)
+
+
+@pytest.mark.parametrize("state", ["absent", "empty"])
+def test_readme_test_command_without_shared_data_skips(state, tmp_path):
+    """The README's GEOM_DATA_DIR=../shared/data in a clone with no shared/ (or an empty one) beside it:
+    the real-data tests skip with a reason, none fails, and no dataset folder is created there."""
+    data_dir = tmp_path / "shared" / "data"
+    if state == "empty":
+        data_dir.mkdir(parents=True)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "GEOM_DATA_DIR": str(data_dir)}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *REAL_DATA_TESTS],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "failed" not in res.stdout and "error" not in res.stdout.lower()
+    assert "real datasets" in res.stdout  # the skip reason
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == (
+        [] if state == "absent" else [Path("shared"), Path("shared/data")])
 
 
 def test_image_dataset_validates_shapes():
