@@ -14,7 +14,7 @@ import json
 import sys
 
 from core.baselines import ALIASES, ALL_METHODS, METHODS, SCORE_KEY, get_method, run_baseline
-from core.cli import ProgressBar, add_common, command, print_table, summary_line
+from core.cli import ProgressBar, add_common, add_runs_and_seed, chosen_classes, command, print_table, summary_line
 from core.data import DATASETS, load_dataset
 from core.paper_tables import paper_value
 from core.reproduce import DEFAULT_TABLES_DIR, METRIC_TITLES, reproduce, score_key, table_markdown
@@ -32,8 +32,7 @@ def add_reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--methods", default="geom,raw-ocsvm",
                    help=f"comma-separated: {', '.join(ALL_METHODS)}; aliases {', '.join(ALIASES)} (default: geom,raw-ocsvm)")
     p.add_argument("--preset", default="quick", choices=PRESETS, help="paper (GPU), quick (CPU) or tiny (seconds)")
-    p.add_argument("--runs", type=int, default=1, help="runs per class (seeds seed..seed+runs-1); OC-SVMs run once, as in the paper")
-    p.add_argument("--seed", type=int, default=0)
+    add_runs_and_seed(p, "runs per class (seeds seed..seed+runs-1); OC-SVMs run once, as in the paper")
     p.add_argument("--classes", help="comma-separated class indices or names (default: every class)")
     p.add_argument("--tables-dir", default=str(DEFAULT_TABLES_DIR), help="where the CSV / Markdown tables go (default: %(default)s)")
     p.add_argument("--tables-only", action="store_true", help="train nothing: tabulate the complete runs already there")
@@ -71,8 +70,7 @@ def add_baseline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--normal-class", required=True, help="class index or name, or 'all' for every class")
     p.add_argument("--preset", default="quick", choices=PRESETS)
-    p.add_argument("--runs", type=int, default=1, help="independent runs (seeds seed..seed+runs-1)")
-    p.add_argument("--seed", type=int, default=0)
+    add_runs_and_seed(p)
     add_common(p)
 
 
@@ -80,9 +78,8 @@ def add_baseline_args(p: argparse.ArgumentParser) -> None:
 def baseline_command(args: argparse.Namespace) -> int:
     cls_ = get_method(args.method)  # unknown name -> ValueError listing the valid ones
     data = load_dataset(args.dataset, args.data_dir)
-    classes = range(data.num_classes) if str(args.normal_class).lower() == "all" else [args.normal_class]
     lines = []
-    for c in classes:
+    for c in chosen_classes(data, args.normal_class):
         for r in range(args.runs):
             bar = ProgressBar(f"{args.method} class {c} seed {args.seed + r}")
             run = run_baseline(cls_, data.name, c, args.preset, args.seed + r, args.device, args.data_dir, args.out,

@@ -12,11 +12,12 @@ import json
 import sys
 from typing import Callable
 
+from core.cli_args import device_arg, non_negative_int, positive_int
 from core.config import PRESETS
-from core.data import DATASETS, DataError, load_dataset
+from core.data import DATASETS, DataError, ImageDataset, load_dataset, parse_class
 from core.detector import CheckpointError
 from core.experiment import RunRequest, result_line, run_one_class
-from core.train import TrainProgress
+from core.train import DEVICE_CHOICES, TrainProgress
 
 AddArgs = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
@@ -61,32 +62,47 @@ class ProgressBar:
         self.stream.flush()
 
 
-def add_common(p: argparse.ArgumentParser) -> None:
+def add_data_and_device(p: argparse.ArgumentParser) -> None:
+    """--data-dir and --device, which every verb that loads data or a model takes."""
     p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+    p.add_argument("--device", type=device_arg, default="auto", help=f"{DEVICE_CHOICES} (auto: the GPU if present)")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    add_data_and_device(p)
     p.add_argument("--out", help="results folder (default: $GEOM_RESULTS_DIR, else ./results)")
+
+
+def add_runs_and_seed(p: argparse.ArgumentParser, runs_help: str = "independent runs (seeds seed..seed+runs-1)") -> None:
+    p.add_argument("--runs", type=positive_int, default=1, help=runs_help)
+    p.add_argument("--seed", type=non_negative_int, default=0, help="first seed (0 or more)")
+
+
+def chosen_classes(data: ImageDataset, normal_class: str) -> list[int]:
+    """--normal-class as label ids, checked before anything trains: every class for 'all'."""
+    if normal_class.strip().lower() == "all":
+        return list(range(data.num_classes))
+    return [parse_class(data, normal_class)]
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--normal-class", required=True, help="class index or name, or 'all' for every class")
     p.add_argument("--preset", default="quick", choices=list(PRESETS), help="paper, quick (CPU minutes) or tiny (seconds)")
-    p.add_argument("--runs", type=int, default=1, help="independent runs (seeds seed..seed+runs-1)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, help="override the preset's number of training steps")
+    add_runs_and_seed(p)
+    p.add_argument("--steps", type=positive_int, help="override the preset's number of training steps")
     add_common(p)
 
 
 @command("run", "train and evaluate one-vs-all detectors, one run folder each")(add_run_args)
 def run_command(args: argparse.Namespace) -> int:
     data = load_dataset(args.dataset, args.data_dir)  # fail fast, before any training
-    classes = range(data.num_classes) if str(args.normal_class).lower() == "all" else [args.normal_class]
-    overrides = (("steps", args.steps),) if args.steps else ()
+    overrides = (("steps", args.steps),) if args.steps is not None else ()
     lines = []
-    for cls in classes:
+    for cls in chosen_classes(data, args.normal_class):
         for r in range(args.runs):
             request = RunRequest(args.dataset, cls, args.preset, args.seed + r, args.device, args.data_dir, args.out, overrides)
-            bar = ProgressBar(f"{data.name} class {cls} seed {request.seed}")
+            bar = ProgressBar(f"{data.name} class {data.class_label(cls)} seed {request.seed}")
             run = run_one_class(request, progress=bar.train, score_progress=bar.score,
                                 stage=lambda msg: print(f"  {msg}", file=sys.stderr))
             lines.append(result_line(run))

@@ -8,6 +8,7 @@ be refused with a reason instead of silently producing nonsense.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -23,6 +24,22 @@ def check_known_fields(cls: type, data: dict[str, Any], label: str) -> None:
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown {label} fields {sorted(unknown)}; known: {sorted(known)}")
+
+
+# Counts a config must hold at least one of; the second group may also be None (= "all" / "default").
+_AT_LEAST_ONE = ("depth", "width", "image_size", "batch_size")
+_AT_LEAST_ONE_OR_NONE = ("epochs", "steps", "max_train_images", "fit_images", "max_test_images", "score_batch_images")
+
+
+def _is_whole(value: object) -> bool:
+    """Python or numpy integers, not bools (True would pass as 1)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_count(name: str, value: object) -> None:
+    """A whole number of at least 1, or a ValueError naming the field."""
+    if not _is_whole(value) or value < 1:
+        raise ValueError(f"{name} must be a whole number, 1 or more, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -50,10 +67,21 @@ class GeomConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        """Refuse, naming the field, settings that cannot train (no steps, empty batches) or would
+        fail only once data are loaded and training starts (a negative seed)."""
         if self.network not in NETWORKS:
             raise ValueError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
+        for name in _AT_LEAST_ONE:
+            _check_count(name, getattr(self, name))
+        for name in _AT_LEAST_ONE_OR_NONE:
+            if getattr(self, name) is not None:
+                _check_count(name, getattr(self, name))
+        if not self.lr > 0:  # also refuses NaN
+            raise ValueError(f"lr must be more than 0, got {self.lr}")
         if not self.weight_decay >= 0:  # also refuses NaN
             raise ValueError(f"weight_decay must be 0 or more, got {self.weight_decay}")
+        if not _is_whole(self.seed) or self.seed < 0:
+            raise ValueError(f"seed must be a whole number, 0 or more, got {self.seed!r}")
 
     def transform_set(self) -> TransformSet:
         return TransformSet.by_name(self.transforms, self.image_size)

@@ -28,6 +28,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
@@ -97,8 +98,9 @@ CIFAR100_FINE_TO_COARSE: tuple[int, ...] = (
 )
 CATS_VS_DOGS_CLASSES: tuple[str, ...] = ("cat", "dog")
 
-# Bumped whenever the decoding below changes, so stale .npz caches are never reused.
-_CACHE_VERSION = 1
+# Bumped whenever the decoding below changes, so stale .npz caches are never reused
+# (2: high-bit-depth images scaled to 8 bits, not clipped).
+_CACHE_VERSION = 2
 # Folder datasets smaller than this decode in well under a second; caching them would only
 # litter the cache directory (tests build many tiny trees).
 _FOLDER_CACHE_MIN_FILES = 1000
@@ -163,7 +165,8 @@ class ImageDataset:
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where raw datasets live: explicit argument > env ``GEOM_DATA_DIR`` > ``~/.cache/geom/data``.
 
-    The folder need not exist yet (torchvision creates it when it downloads).
+    The folder need not exist yet: a successful download creates it, a failed one leaves nothing
+    behind (see :func:`_torchvision_attempt`).
     """
     if data_dir is None or str(data_dir) == "":
         data_dir = os.environ.get("GEOM_DATA_DIR") or Path.home() / ".cache" / "geom" / "data"
@@ -279,33 +282,43 @@ def parse_class(dataset: ImageDataset, cls: str | int) -> int:
 
     Accepts an id (``3`` or ``"3"``), a name (``"cat"``, case-insensitive, punctuation ignored, a
     unique prefix is enough: ``"t-shirt"``), or a :meth:`ImageDataset.class_label` string
-    (``"3 - cat"``). A string that equals a class name wins over reading it as an id, so folder
-    datasets whose class folders are called ``"1"``, ``"2"``, ... resolve by name.
+    (``"3 - cat"``). Text that reads as a whole number is always an id, read before any name
+    matching: the name matcher ignores punctuation, so ``"-1"`` would otherwise become class
+    ``"1"``. Negative ids are refused. A folder dataset whose class folders are called ``"1"``,
+    ``"2"``, ... is therefore chosen by id or by label (``"0 - 1"``), as the app and the CLI list them.
     """
-    n = dataset.num_classes
     valid = ", ".join(dataset.class_labels())
     if isinstance(cls, (bool, np.bool_)):
         raise DataError(f"class must be an id or a name, got {cls!r}; valid classes: {valid}")
     if isinstance(cls, (int, np.integer)):
-        idx = int(cls)
-        if not 0 <= idx < n:
-            raise DataError(f"class id {idx} is out of range 0..{n - 1} for {dataset.name}; valid classes: {valid}")
-        return idx
+        return _class_id(dataset, int(cls))
     if not isinstance(cls, str):
         raise DataError(f"class must be an id or a name, got {type(cls).__name__}; valid classes: {valid}")
     text = cls.strip()
+    if re.fullmatch(r"[+-]?\s*\d+", text):
+        return _class_id(dataset, int(re.sub(r"\s+", "", text)))
     by_name = _match_class_name(dataset.class_names, text)
     if by_name is not None:
         return by_name
-    if re.fullmatch(r"[+-]?\d+", text):
-        return parse_class(dataset, int(text))
     m = re.fullmatch(r"(\d+)\s*[-:.)]\s*(.+)", text)
     if m:
-        idx = parse_class(dataset, int(m.group(1)))
+        idx = _class_id(dataset, int(m.group(1)))
         if _norm(m.group(2)) == _norm(dataset.class_names[idx]):
             return idx
         raise DataError(f"class {cls!r}: id {idx} is {dataset.class_label(idx)!r}, not {m.group(2)!r}; valid classes: {valid}")
     raise DataError(f"unknown class {cls!r} for {dataset.name}; valid classes: {valid}")
+
+
+def _class_id(dataset: ImageDataset, idx: int) -> int:
+    """``idx`` itself when it is a class id of ``dataset``, else a DataError listing the valid ones."""
+    n = dataset.num_classes
+    if idx < 0:
+        raise DataError(f"class id {idx} is negative: ids run from 0 to {n - 1} for {dataset.name}; "
+                        f"valid classes: {', '.join(dataset.class_labels())}")
+    if idx >= n:
+        raise DataError(f"class id {idx} is out of range 0..{n - 1} for {dataset.name}; "
+                        f"valid classes: {', '.join(dataset.class_labels())}")
+    return idx
 
 
 def _norm(text: str) -> str:
@@ -400,19 +413,86 @@ def _download_guard() -> Iterator[None]:
 
 
 def _torchvision_attempt(what: str, looked_for: Path | str, root: Path, download: bool, build: Callable[[bool], object]) -> object:
-    """Build a torchvision dataset; turn "missing" and failed downloads into a useful DataError."""
+    """Build a torchvision dataset; turn "missing" and failed downloads into a useful DataError.
+
+    A download goes into ``root`` wherever it points, creating it when needed (the README promises
+    downloads into ``--data-dir`` / ``GEOM_DATA_DIR`` / the default folder). A failed one leaves
+    the disk as it found it: torchvision makes ``<root>/MNIST/raw`` (and ``root`` itself) before it
+    fails to connect, so a typo in ``--data-dir`` would otherwise litter the disk with empty
+    dataset folders, and a test run without data would create them beside the clone.
+    """
     if not download:
         raise DataError(
             f"{what} not found in {root} (looked for {looked_for}) and download=False. {_layout_hint()}."
         )
+    missing_root = "" if root.is_dir() else f" (the folder {root} does not exist)"
     try:
-        with _download_guard():
+        with _download_guard(), _undone_on_failure(root):
             return build(True)
     except Exception as err:  # URLError, RuntimeError, OSError, socket.timeout, md5 failures, ...
         raise DataError(
-            f"{what} not found in {root} (looked for {looked_for}) and it could not be downloaded: "
-            f"{_short(err)}. {_layout_hint()}."
+            f"{what} not found in {root}{missing_root} (looked for {looked_for}) and it could not be "
+            f"downloaded: {_short(err)}. {_layout_hint()}."
         ) from err
+
+
+# torchvision writes at most three levels below the data folder (MNIST/raw/<file>, or
+# <archive>.tar.gz and cifar-10-batches-py/<file>), so that is all a failed download can leave.
+_DOWNLOAD_DEPTH = 3
+
+
+@contextlib.contextmanager
+def _undone_on_failure(root: Path) -> Iterator[None]:
+    """If the block raises, remove what it added under ``root``: ``root`` and any parents it
+    created, else the new entries up to :data:`_DOWNLOAD_DEPTH` levels down (partial downloads,
+    empty dataset folders). What was there before is never touched."""
+    created_from = _first_missing(root)
+    before = set() if created_from is not None else _entries(root, _DOWNLOAD_DEPTH)
+    try:
+        yield
+    except BaseException:
+        if created_from is not None:
+            shutil.rmtree(created_from, ignore_errors=True)
+        else:
+            _remove_new(root, _entries(root, _DOWNLOAD_DEPTH) - before)
+        raise
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` (itself or a parent) that does not exist; None if it does."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _entries(root: Path, depth: int) -> set[str]:
+    """Paths (relative to ``root``) of everything at most ``depth`` levels below it.
+
+    Only folders above the last level are listed, so a data folder holding 60,000 CIFAR JPEGs
+    four levels down costs a handful of directory reads.
+    """
+    found: set[str] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(root):
+            found.add(entry.name)
+            if depth > 1 and entry.is_dir(follow_symlinks=False):
+                found |= {os.path.join(entry.name, sub) for sub in _entries(Path(entry.path), depth - 1)}
+    return found
+
+
+def _remove_new(root: Path, new: set[str]) -> None:
+    """Delete the ``new`` paths under ``root``, each outermost one whole (its contents with it)."""
+    for rel in sorted(new, key=len):
+        path = root / rel
+        if not os.path.lexists(path):  # inside a folder removed already
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _cache_key(*parts: object) -> str:
@@ -462,14 +542,19 @@ def _cache_save(stem: str, key: str, arrays: dict[str, np.ndarray]) -> Path | No
 def _decode(path: str, mode: str, size: int | None) -> np.ndarray:
     """Decode one image to uint8 (H, W, C) in ``mode`` ("RGB" or "L"), fitted to size x size.
 
+    16-bit and other high-bit-depth greyscale is scaled to 8 bits first (:func:`core.bitdepth.to_8bit`,
+    the rule uploads follow too): PIL's ``convert`` alone would clip it to near-binary images.
+
     Non-square images are scaled on their shorter side and centre-cropped (what the authors' code
     does for Cats-vs-Dogs), so no image is squeezed here. Shrinking uses BOX (area-like) filtering;
     enlarging uses bilinear.
     """
     from PIL import Image, ImageOps
 
+    from core.bitdepth import to_8bit
+
     with Image.open(path) as img:
-        img = img.convert(mode)
+        img = to_8bit(img).convert(mode)
         if size is not None and img.size != (size, size):
             shrink = min(img.size) >= size
             method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
@@ -867,7 +952,9 @@ def _probe_folder_images(paths: Sequence[str]) -> tuple[str, int, list[int]]:
     """Read only the headers: pick the mode (L if all greyscale) and size; drop unreadable files."""
     from PIL import Image, UnidentifiedImageError
 
-    grey_modes = {"1", "L", "LA", "I", "I;16", "F"}
+    from core.bitdepth import WIDE_GREY_MODES
+
+    grey_modes = {"1", "L", "LA"} | WIDE_GREY_MODES
     readable: list[int] = []
     sides: list[int] = []
     all_grey = True

@@ -8,10 +8,10 @@ enlarging) and centre-cropping; MNIST-like sets are 28x28 digits zero-padded to 
 
 Uploads come from anyone, so everything that can go wrong becomes an :class:`ImageFileError` with a
 message fit to show a user: not an image, truncated or corrupt, too many bytes, too many pixels (a
-decompression bomb), zero size. Beyond what a folder of training JPEGs needs, an upload also gets
-its EXIF orientation applied (phone photos are stored sideways; GEOM is all about rotations),
-transparency composited onto a fixed background, and 16-bit greyscale scaled (PIL's own
-``convert("L")`` clips 16-bit values at 255 instead of scaling them).
+decompression bomb), zero size. High-bit-depth images are scaled to 8 bits by
+:func:`core.bitdepth.to_8bit`, exactly as folder datasets are. Beyond what a folder of training
+JPEGs needs, an upload also gets its EXIF orientation applied (phone photos are stored sideways;
+GEOM is all about rotations) and transparency composited onto a fixed background.
 
 :func:`inspect_image` then runs one such image through a detector under every transform, returning
 what the Transforms and upload pages draw: its k x k softmax matrix, its k transformed versions and
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.bitdepth import to_8bit
 from core.data import to_model_input
 from core.detector import GeomDetector
 from core.dirichlet import dirichlet_contributions
@@ -41,9 +42,6 @@ MAX_PIXELS = 50_000_000
 """Larger images are refused from the header alone (a small file can claim a huge canvas)."""
 MNIST_LIKE = frozenset({"mnist", "fashion_mnist"})
 """Datasets stored as 28x28 images zero-padded to 32x32 (core.data._load_mnist_like)."""
-
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
-
 
 class ImageFileError(ValueError):
     """An uploaded file that cannot be used as an image; the message is meant for the user."""
@@ -152,30 +150,12 @@ def _to_mode(img: Image.Image, mode: str, background: int) -> Image.Image:
     (RGBA, LA, PA, P or L with a transparent colour) is composited onto ``background``; CMYK, YCbCr,
     LAB, HSV, 1-bit and palette images go through PIL's own conversions.
     """
-    if img.mode in _SIXTEEN_BIT_MODES or img.mode in ("I", "F"):
-        img = Image.fromarray(_wide_grey_to_uint8(np.asarray(img)), "L")
+    img = to_8bit(img)
     if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (background,) * 3 + (255,))
         img = Image.alpha_composite(base, rgba).convert("RGB")
     return img if img.mode == mode else img.convert(mode)
-
-
-def _wide_grey_to_uint8(a: np.ndarray) -> np.ndarray:
-    """16/32-bit integer or float greyscale -> uint8, by the range the values evidently use.
-
-    8-bit values stored wide (max <= 255) stay as they are; 16-bit ones are divided by 257 (65535
-    -> 255 exactly); floats in [0, 1] are scaled by 255; anything larger by its own maximum.
-    """
-    a = a.astype(np.float64)
-    top = float(a.max()) if a.size else 0.0
-    if a.dtype.kind == "f" and top <= 1.0:
-        a = a * 255.0
-    elif top > 65535:
-        a = a * (255.0 / top)
-    elif top > 255:
-        a = a / 257.0
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
 
 
 def _fit_square(img: Image.Image, size: int) -> Image.Image:

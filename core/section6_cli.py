@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from core.ablation import PAPER_ABLATIONS, AblationSpec, run_ablation_seeds, with_overrides
-from core.cli import ProgressBar, command
+from core.cli import ProgressBar, add_data_and_device, command
+from core.cli_args import fraction, int_at_least, non_negative_float, non_negative_int, positive_float, positive_int
 from core.config import NETWORKS
 from core.data import load_dataset
 from core.detector import SCORE_METHODS, GeomDetector
@@ -35,13 +36,12 @@ def add_ablation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--anomaly", help="anomalous class (id or name), e.g. 3")
     p.add_argument("--transforms", help="a transform set name (flip, translate7, rot4, flip_rot8, ...) or "
                                         "'flip,rows,cols,rot; ...' tuples")
-    p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1); the paper reports 5")
-    p.add_argument("--steps", type=int, help=f"training steps (default {AblationSpec.steps})")
+    p.add_argument("--seeds", type=positive_int, default=5, help="number of seeds (0..N-1); the paper reports 5")
+    p.add_argument("--steps", type=positive_int, help=f"training steps (default {AblationSpec.steps})")
     p.add_argument("--network", choices=NETWORKS, help="transform classifier: small_cnn (default) or wrn")
-    p.add_argument("--weight-decay", type=float, help="Adam's L2 term (default: 0 for the small CNN, 5e-4 for the WRN)")
-    p.add_argument("--max-test-images", type=int, help="cap on the two classes' test images (default: all)")
-    p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+    p.add_argument("--weight-decay", type=non_negative_float, help="Adam's L2 term (default: 0 for the small CNN, 5e-4 for the WRN)")
+    p.add_argument("--max-test-images", type=positive_int, help="cap on the two classes' test images (default: all)")
+    add_data_and_device(p)
 
 
 @command("ablation", "Section 6: a two-transform detector on one class vs one other class, over seeds")(add_ablation_args)
@@ -49,8 +49,6 @@ def ablation_command(args: argparse.Namespace) -> int:
     base = PAPER_ABLATIONS[args.preset].spec if args.preset else AblationSpec()
     if not args.preset and args.normal is None:
         raise ValueError("give --preset (one of " + ", ".join(PAPER_ABLATIONS) + ") or --normal/--anomaly/--transforms")
-    if args.seeds < 1:
-        raise ValueError("--seeds must be at least 1")
     spec = with_overrides(base, dataset=args.dataset, normal=args.normal, anomaly=args.anomaly,
                           transforms=args.transforms, steps=args.steps, max_test_images=args.max_test_images,
                           network=args.network, weight_decay=args.weight_decay)
@@ -108,21 +106,20 @@ def add_ascent_args(p: argparse.ArgumentParser) -> None:
     src.add_argument("--run", help="a run folder (its model and dataset)")
     src.add_argument("--paper", action="store_true", help="the paper's Figure 1 model: MNIST digit 3, flip x rotations "
                                                           "(trained here, a few minutes on a CPU)")
-    p.add_argument("--index", type=int, help="test-set index of the start image (default: the first test image "
-                                             "of --start-class)")
-    p.add_argument("--start-class", type=int, default=0, help="with --paper and no --index: start from this digit's "
-                                                              "first test image (the paper: 0, and 3)")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--step-size", type=float, default=0.05, help="largest pixel change per step (pixels in [-1, 1])")
+    p.add_argument("--index", type=non_negative_int, help="test-set index of the start image (default: the first test "
+                                                          "image of --start-class)")
+    p.add_argument("--start-class", type=non_negative_int, default=0, help="with --paper and no --index: start from this "
+                                                                           "digit's first test image (the paper: 0, and 3)")
+    p.add_argument("--steps", type=positive_int, default=200)
+    p.add_argument("--step-size", type=positive_float, default=0.05, help="largest pixel change per step (pixels in [-1, 1])")
     p.add_argument("--score", choices=SCORE_METHODS, default="simple", help="score to maximise (the paper: simple)")
-    p.add_argument("--keep-top", type=float, default=1.0, help="update only this fraction of pixels (largest |grad*x|); 1 = all "
+    p.add_argument("--keep-top", type=fraction, default=1.0, help="update only this fraction of pixels (largest |grad*x|); 1 = all "
                                                                "(the authors kept 0.2)")
-    p.add_argument("--smooth", type=float, default=1.0, help="Gaussian sigma (pixels) of each update; 0 = none")
+    p.add_argument("--smooth", type=non_negative_float, default=1.0, help="Gaussian sigma (pixels) of each update; 0 = none")
     p.add_argument("--no-clip", action="store_true", help="let pixels leave [-1, 1]")
-    p.add_argument("--frame-every", type=int, default=20)
+    p.add_argument("--frame-every", type=positive_int, default=20)
     p.add_argument("--out", help="write the frames: .png (a strip: frames, then the difference) or .npz (arrays)")
-    p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+    add_data_and_device(p)
 
 
 @command("ascent", "Figure 1: gradient ascent on an image's pixels to raise its normality score")(add_ascent_args)
@@ -186,17 +183,16 @@ def write_ascent(result, out: str) -> None:
 # ----- explain --------------------------------------------------------------------------------------
 def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run", required=True, help="a run folder (its model and dataset)")
-    p.add_argument("--index", type=int, required=True, help="test-set index of the image to explain")
+    p.add_argument("--index", type=non_negative_int, required=True, help="test-set index of the image to explain")
     p.add_argument("--method", choices=["ig", "saliency", "occlusion"], default="ig")
     p.add_argument("--score", choices=SCORE_METHODS, default="dirichlet", help="the normality score explained")
-    p.add_argument("--transform", type=int, help="explain log p(right transform) of this transform index instead of the score")
-    p.add_argument("--steps", type=int, default=32, help="Integrated Gradients: points on the path")
+    p.add_argument("--transform", type=non_negative_int, help="explain log p(right transform) of this transform index instead of the score")
+    p.add_argument("--steps", type=int_at_least(2), default=32, help="Integrated Gradients: points on the path (2 or more)")
     p.add_argument("--baseline", choices=["black", "grey"], default="black")
-    p.add_argument("--window", type=int, default=6, help="Occlusion window side (pixels)")
-    p.add_argument("--stride", type=int, default=3, help="Occlusion stride (pixels)")
+    p.add_argument("--window", type=positive_int, default=6, help="Occlusion window side (pixels)")
+    p.add_argument("--stride", type=positive_int, default=3, help="Occlusion stride (pixels)")
     p.add_argument("--out", help="write the map: .npz (arrays) or .png (image | attribution)")
-    p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
-    p.add_argument("--device", default="auto", help="auto (GPU if present), cpu or cuda")
+    add_data_and_device(p)
 
 
 @command("explain", "captum attributions of an image's normality score (or of one transform's recognition)")(add_explain_args)

@@ -40,14 +40,41 @@ ProgressFn = Callable[[TrainProgress], None]
 StepFn = Callable[[int, torch.nn.Module], None]
 
 
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"
+"""The device strings the project accepts, as a user is told them."""
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``auto`` is the GPU when there is one, else the CPU; asking for a missing GPU is an error."""
+    """``auto`` is the GPU when there is one, else the CPU.
+
+    Anything else must name a device type the project runs on and that exists on this machine:
+    an unknown string or a missing GPU is a ValueError with a one-line message, never torch's
+    own traceback, so the command line, the app and the notebook can show it as it is.
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use --device cpu or auto")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in _DEVICE_TYPES:
+        raise ValueError(f"unknown device {str(device)!r}; use {DEVICE_CHOICES}")
+    if dev.type == "cuda":
+        _check_cuda(dev)
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' was asked for but Apple's Metal backend is not available here; use cpu or auto")
     return dev
+
+
+def _check_cuda(dev: torch.device) -> None:
+    """Refuse a CUDA device this machine does not have, saying which ones it has."""
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        raise ValueError(f"device {str(dev)!r} was asked for but no CUDA GPU is available; use cpu or auto")
+    if dev.index is not None and dev.index >= count:
+        raise ValueError(f"device {str(dev)!r} was asked for but this machine has {count} CUDA GPU(s): "
+                         f"cuda:0..cuda:{count - 1}")
 
 
 def cpu_has_bf16_matmul() -> bool:
@@ -87,7 +114,18 @@ def build_model(config: GeomConfig) -> WideResNet | SmallCNN:
 
 
 def pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(image index, transform label) batches: epochs of shuffled pairs, cut at ``steps`` batches."""
+    """(image index, transform label) batches: epochs of shuffled pairs, cut at ``steps`` batches.
+
+    The arguments are checked here, when it is called, not at the first batch: a generator body
+    runs late, and with ``steps`` below 1 its loop would never end.
+    """
+    for name, value in (("n_images", n_images), ("k", k), ("batch_size", batch_size), ("steps", steps)):
+        if value < 1:
+            raise ValueError(f"pair_batches needs {name} of at least 1, got {value}")
+    return _pair_batches(n_images, k, batch_size, steps, generator)
+
+
+def _pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     done = 0
     while True:
         perm = torch.randperm(n_images * k, generator=generator)
@@ -95,12 +133,12 @@ def pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: 
             pairs = perm[start:start + batch_size]
             yield pairs // k, pairs % k
             done += 1
-            if done == steps:
+            if done >= steps:
                 return
         if perm.numel() < batch_size:  # fewer pairs than one batch: take them all each step
             yield perm // k, perm % k
             done += 1
-            if done == steps:
+            if done >= steps:
                 return
 
 

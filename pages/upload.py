@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from PIL import Image
 
+from core.bitdepth import to_8bit
 from core.data import DataError
 from core.images import (
     ImageFileError,
@@ -32,10 +34,12 @@ def image_report(run_path: str, mtime: float, image: np.ndarray) -> ImageReport:
     return inspect_image(state.detector(run_path, mtime), image)
 
 
-def prepared_image(data: bytes, channels: int, size: int, dataset: str) -> tuple[np.ndarray, str]:
-    """The model-ready uint8 image and a line describing the original; ImageFileError if unusable."""
+def prepared_image(data: bytes, channels: int, size: int, dataset: str) -> tuple[np.ndarray, Image.Image, str]:
+    """The model-ready uint8 image, the original at 8 bits for display (a browser, and Streamlit's
+    JPEG encoder, cannot take 16-bit pixels) and a line describing it; ImageFileError if unusable."""
     img = open_image(data)
-    return to_dataset_shape(img, channels, size, dataset), f"{img.size[0]} x {img.size[1]} px, mode {img.mode}"
+    return (to_dataset_shape(img, channels, size, dataset), to_8bit(img),
+            f"{img.size[0]} x {img.size[1]} px, mode {img.mode}")
 
 
 def fmt(score: float) -> str:
@@ -63,7 +67,7 @@ if upload is None:
     st.info("Upload a PNG, JPEG, BMP or WebP image to score it.")
     st.stop()
 try:
-    x, described = prepared_image(upload.getvalue(), channels, size, run.meta["dataset"])
+    x, shown, described = prepared_image(upload.getvalue(), channels, size, run.meta["dataset"])
 except ImageFileError as exc:
     st.error(f"Cannot score **{upload.name}**: {exc}")
     st.stop()
@@ -74,7 +78,7 @@ if channels == 1:
     x = 255 - x if invert else x
 
 original, model_input, verdict_col = st.columns([1, 1, 2])
-original.image(upload.getvalue(), caption=f"{upload.name} ({described})")
+original.image(shown, caption=f"{upload.name} ({described})")
 model_input.image(display_images(x[None], 160)[0], caption=f"as the model sees it ({size} x {size})")
 report = image_report(str(run.path), state.run_mtime(run), x)
 method = verdict_col.radio("Score", list(SCORE_NAMES), format_func=SCORE_NAMES.get, horizontal=True)

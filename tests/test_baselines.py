@@ -49,9 +49,9 @@ def digits_pair() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def mnist_pair(shared_data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mnist_pair(real_dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Real MNIST: 300 training 0s; 150 test 0s and 150 test 1s."""
-    d = load_dataset("mnist", shared_data_dir)
+    d = real_dataset("mnist")
     x_test = np.concatenate([d.x_test[d.y_test == 0][:150], d.x_test[d.y_test == 1][:150]])
     return d.x_train[d.y_train == 0][:300], x_test, np.repeat([True, False], 150)
 

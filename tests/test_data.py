@@ -1,14 +1,19 @@
 """core.data: the registry loads the real datasets with the paper's preprocessing, and fails usefully.
 
-Real-data tests use ``shared_data_dir`` (skipped when the datasets are absent). CIFAR-10 and
+Real-data tests use ``real_dataset`` (skipped, saying why, when the datasets are absent). CIFAR-10 and
 Cats-vs-Dogs decode 60,000 / 25,000 JPEGs the first time (about 18 s / 10 s on 2 cores), then load
 from the .npz cache in ~/.cache/geom/arrays (GEOM_CACHE_DIR) in well under a few seconds.
 """
 
 from __future__ import annotations
 
+import os
+import struct
+import subprocess
+import sys
 import time
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +79,40 @@ def test_offline_missing_mnist_fails_fast_with_hint(tmp_path):
     msg = str(exc.value)
     assert "GEOM_DATA_DIR" in msg and "could not be downloaded" in msg
     assert str(tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte") in msg
+    assert list(tmp_path.iterdir()) == []  # torchvision's MNIST/raw is gone again
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """torchvision's MNIST download fails as it does offline, after writing part of a file."""
+    from urllib.error import URLError
+
+    import torchvision.datasets.mnist as tv_mnist
+
+    def fail(url, download_root, filename=None, md5=None):
+        Path(download_root, filename or "partial").write_bytes(b"half a download")
+        raise URLError("network is unreachable")
+
+    monkeypatch.setattr(tv_mnist, "download_and_extract_archive", fail)
+
+
+def test_failed_download_into_a_missing_folder_creates_nothing(tmp_path, offline):
+    root = tmp_path / "nonexistent" / "deeper"
+    with pytest.raises(DataError) as exc:
+        load_dataset("mnist", data_dir=root, download=True)
+    assert f"the folder {root} does not exist" in str(exc.value) and "could not be downloaded" in str(exc.value)
+    assert list(tmp_path.iterdir()) == []  # not nonexistent/deeper/MNIST/raw
+
+
+def test_failed_download_removes_only_what_it_added(tmp_path, offline):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "MNIST" / "raw").mkdir(parents=True)
+    (tmp_path / "MNIST" / "raw" / "train-images-idx3-ubyte").write_bytes(b"an older partial copy")
+    (tmp_path / "cifar10" / "train" / "cat").mkdir(parents=True)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(DataError, match="could not be downloaded"):
+        load_dataset("mnist", data_dir=tmp_path, download=True)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 def test_missing_without_download_says_so(tmp_path):
@@ -160,6 +199,70 @@ def test_folder_without_split_skips_corrupt_file(tmp_path):
     assert np.array_equal(again.x_train, ds.x_train) and np.array_equal(again.y_test, ds.y_test)
 
 
+def _png16(array: np.ndarray) -> bytes:
+    """A 16-bit PNG (grey (H, W) or RGB (H, W, 3) uint16) written by hand: PIL cannot save 16-bit RGB."""
+    h, w = array.shape[:2]
+    colour_type = 2 if array.ndim == 3 else 0
+    raw = b"".join(b"\x00" + row.astype(">u2").tobytes() for row in array)
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    header = struct.pack(">IIBBBBB", w, h, 16, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+GRADIENT16 = np.linspace(0, 65535, 32 * 32).reshape(32, 32).astype(np.uint16)
+
+
+def _save(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_folder_sixteen_bit_greyscale_is_scaled_not_clipped(tmp_path):
+    for split in ("train", "test"):
+        _save(tmp_path / split / "a" / "0.png", _png16(GRADIENT16))
+        _save(tmp_path / split / "b" / "0.png", _png16(65535 - GRADIENT16))
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.channels == 1
+    a = ds.x_train[ds.y_train == 0][0, ..., 0]
+    np.testing.assert_allclose(a, GRADIENT16 / 257.0, atol=0.51)
+    assert len(np.unique(a)) > 200  # convert("L") alone leaves 2 levels: 0 and 255
+
+
+def test_folder_sixteen_bit_grey_and_colour_among_rgb_images(tmp_path):
+    rgb16 = np.stack([GRADIENT16, 65535 - GRADIENT16, np.full_like(GRADIENT16, 30000)], -1)
+    _save(tmp_path / "train" / "a" / "0.png", _png16(GRADIENT16))
+    _save(tmp_path / "train" / "b" / "0.png", _png16(rgb16))
+    for cls in ("a", "b"):
+        _write_images(tmp_path / "test" / cls, 1, size=32)
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.channels == 3
+    grey, colour = ds.x_train[ds.y_train == 0][0], ds.x_train[ds.y_train == 1][0]
+    for c in range(3):
+        np.testing.assert_allclose(grey[..., c], GRADIENT16 / 257.0, atol=0.51)
+    np.testing.assert_allclose(colour, rgb16 / 257.0, atol=1.01)  # PIL keeps the high byte of 16-bit colour
+
+
+@pytest.mark.parametrize("cls", ["-1", "-3", " - 3", -1, np.int64(-2)])
+def test_negative_class_ids_are_refused_not_read_as_names(cls):
+    digits = load_dataset("digits")
+    with pytest.raises(DataError, match="is negative: ids run from 0 to 9"):
+        parse_class(digits, cls)
+
+
+def test_whole_numbers_are_ids_before_names(tmp_path):
+    for k, cls in enumerate(("1", "2", "3")):
+        _write_images(tmp_path / cls, 3, seed=k)
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.class_labels() == ["0 - 1", "1 - 2", "2 - 3"]
+    assert parse_class(ds, "1") == 1 and parse_class(ds, "+2") == 2
+    assert parse_class(ds, "0 - 1") == 0  # the label, as listed, still picks a class by its name
+    with pytest.raises(DataError, match="out of range"):
+        parse_class(ds, "3")
+
+
 def test_folder_with_split_greyscale_and_large(tmp_path):
     for split, n in (("train", 4), ("test", 2)):
         for k, cls in enumerate(("a", "b", "c")):
@@ -223,8 +326,8 @@ def test_jpeg_tree_cache_is_written_atomically_and_reused(tmp_path, monkeypatch)
 # ------------------------------------------------------------------------------ real data
 
 
-def test_fashion_mnist(shared_data_dir):
-    ds = load_dataset("fashion_mnist", shared_data_dir, download=False)
+def test_fashion_mnist(real_dataset):
+    ds = real_dataset("fashion_mnist")
     assert ds.x_train.shape == (60000, 32, 32, 1) and ds.x_test.shape == (10000, 32, 32, 1)
     assert ds.x_train.dtype == np.uint8
     assert np.bincount(ds.y_train).tolist() == [6000] * 10 and np.bincount(ds.y_test).tolist() == [1000] * 10
@@ -238,15 +341,15 @@ def test_fashion_mnist(shared_data_dir):
     assert t.min() >= -1 and t.max() <= 1
 
 
-def test_mnist_and_parse_class(shared_data_dir):
-    mnist = load_dataset("mnist", shared_data_dir, download=False)
+def test_mnist_and_parse_class(real_dataset):
+    mnist = real_dataset("mnist")
     assert mnist.x_train.shape == (60000, 32, 32, 1) and mnist.x_test.shape == (10000, 32, 32, 1)
     assert np.bincount(mnist.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert mnist.y_train[0] == 5
     assert parse_class(mnist, "3") == 3 and parse_class(mnist, 3) == 3 and parse_class(mnist, np.int64(3)) == 3
     assert mnist.class_label(3) == "3"
 
-    fashion = load_dataset("fashion_mnist", shared_data_dir, download=False)
+    fashion = real_dataset("fashion_mnist")
     assert parse_class(fashion, "trouser") == 1
     assert parse_class(fashion, "1 - Trouser") == 1
     assert parse_class(fashion, "ANKLE_BOOT") == 9 and parse_class(fashion, "t-shirt") == 0
@@ -261,9 +364,9 @@ def test_mnist_and_parse_class(shared_data_dir):
         parse_class(fashion, "1 - Dress")
 
 
-def test_cifar10_jpeg_tree(shared_data_dir):
+def test_cifar10_jpeg_tree(real_dataset, shared_data_dir):
     start = time.monotonic()
-    ds = load_dataset("cifar10", shared_data_dir, download=False)
+    ds = real_dataset("cifar10")
     first_s = time.monotonic() - start
     assert ds.x_train.shape == (50000, 32, 32, 3) and ds.x_test.shape == (10000, 32, 32, 3)
     assert np.bincount(ds.y_train).tolist() == [5000] * 10 and np.bincount(ds.y_test).tolist() == [1000] * 10
@@ -282,8 +385,8 @@ def test_cifar10_jpeg_tree(shared_data_dir):
     assert np.array_equal(again.x_test, ds.x_test) and np.array_equal(again.y_train, ds.y_train)
 
 
-def test_cats_vs_dogs(shared_data_dir):
-    ds = load_dataset("cats_vs_dogs", shared_data_dir, download=False)
+def test_cats_vs_dogs(real_dataset, shared_data_dir):
+    ds = real_dataset("cats_vs_dogs")
     assert ds.x_train.shape == (20000, 64, 64, 3) and ds.x_test.shape == (5000, 64, 64, 3)
     assert np.bincount(ds.y_train).tolist() == [10000, 10000] and np.bincount(ds.y_test).tolist() == [2500, 2500]
     assert ds.class_names == ("cat", "dog")
@@ -294,6 +397,36 @@ def test_cats_vs_dogs(shared_data_dir):
     assert np.array_equal(again.x_train[::997], ds.x_train[::997])
 
 
+
+
+REAL_DATA_TESTS = (
+    "tests/test_data.py::test_fashion_mnist",
+    "tests/test_data.py::test_mnist_and_parse_class",
+    "tests/test_data.py::test_cifar10_jpeg_tree",
+    "tests/test_data.py::test_cats_vs_dogs",
+    "tests/test_data.py::test_cifar100_missing_is_a_data_error",
+    "tests/test_baselines.py::test_each_baseline_beats_chance_on_mnist_0_vs_1",
+    "tests/test_ablation.py::test_ablation_on_real_mnist_uses_all_test_images_of_both_digits",
+    "tests/test_detector.py::test_tiny_mnist_digit1_auroc",
+)
+
+
+@pytest.mark.parametrize("state", ["absent", "empty"])
+def test_readme_test_command_without_shared_data_skips(state, tmp_path):
+    """The README's GEOM_DATA_DIR=../shared/data in a clone with no shared/ (or an empty one) beside it:
+    the real-data tests skip with a reason, none fails, and no dataset folder is created there."""
+    data_dir = tmp_path / "shared" / "data"
+    if state == "empty":
+        data_dir.mkdir(parents=True)
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "GEOM_DATA_DIR": str(data_dir)}
+    res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *REAL_DATA_TESTS],
+                         cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "failed" not in res.stdout and "error" not in res.stdout.lower()
+    assert "real datasets" in res.stdout  # the skip reason
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == (
+        [] if state == "absent" else [Path("shared"), Path("shared/data")])
 
 
 def test_image_dataset_validates_shapes():

@@ -29,7 +29,8 @@ def digits_detector():
     return data, det
 
 
-def test_tiny_mnist_digit1_auroc(shared_data_dir, tmp_path):
+def test_tiny_mnist_digit1_auroc(real_dataset, shared_data_dir, tmp_path):
+    real_dataset("mnist")  # present, or the test skips
     run = run_one_class(RunRequest("mnist", 1, "tiny", 0, "cpu", str(shared_data_dir), str(tmp_path)))
     assert run.metrics["dirichlet"]["auroc"] >= 0.9
     # the run folder holds everything the explorer needs
@@ -136,6 +137,7 @@ def test_cli_missing_data_offline(tmp_path):
                "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "GEOM_DATA_DIR" in res.stderr
+    assert not (tmp_path / "empty").exists()  # the failed download left no empty/FashionMNIST/raw
 
 
 def test_data_error_is_raised_for_unknown_dataset():

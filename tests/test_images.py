@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.bitdepth import to_8bit
 from core.images import MAX_FILE_BYTES, ImageFileError, load_image_file
 
 
@@ -81,6 +82,47 @@ def test_sixteen_bit_png_is_scaled_not_clipped() -> None:
     out = load_image_file(data, channels=1, size=32)[..., 0]
     np.testing.assert_allclose(out, x / 257.0, atol=0.51)
     assert 100 < out[16, 0] < 155  # mid grey stays mid grey (convert("L") would give 255)
+
+
+def test_dark_sixteen_bit_png_stays_dark() -> None:
+    """The scale is the mode's (16 bits), not the image's: a 16-bit image using only 0..255 is nearly black."""
+    x = np.linspace(0, 255, 32 * 32).reshape(32, 32).astype(np.uint16)
+    out = load_image_file(encode(Image.fromarray(x)), channels=1, size=32)
+    assert out.max() == 1
+
+
+@pytest.mark.parametrize("mode,values,expected", [
+    ("I;16", np.array([[0, 257, 32896, 65535]], np.uint16), [0, 1, 128, 255]),
+    ("I", np.array([[0, 257, 32896, 65535]], np.int32), [0, 1, 128, 255]),
+    ("I", np.array([[-5, 0, 65535, 131070]], np.int32), [0, 0, 128, 255]),  # beyond 16 bits: by the maximum
+    ("F", np.array([[0.0, 0.5, 1.0, np.nan]], np.float32), [0, 128, 255, 0]),
+    ("F", np.array([[0.0, 2.0, 4.0, -1.0]], np.float32), [0, 128, 255, 0]),
+])
+def test_to_8bit_scales_by_the_mode_range(mode, values, expected) -> None:
+    img = Image.fromarray(values, mode) if mode != "I;16" else Image.fromarray(values)
+    assert img.mode == mode
+    out = to_8bit(img)
+    assert out.mode == "L" and np.asarray(out).ravel().tolist() == expected
+
+
+def test_eight_bit_images_pass_through_to_8bit_untouched() -> None:
+    img = Image.fromarray(rgb_pattern())
+    assert to_8bit(img) is img
+
+
+def test_upload_and_folder_dataset_prepare_a_sixteen_bit_png_alike(tmp_path) -> None:
+    """One conversion for both: an upload of a training image is that training image."""
+    from core.data import load_dataset
+
+    x = np.random.default_rng(3).integers(0, 65536, (40, 40), dtype=np.uint16)
+    data = encode(Image.fromarray(x))
+    for split in ("train", "test"):
+        for cls in ("a", "b"):
+            (tmp_path / split / cls).mkdir(parents=True)
+            (tmp_path / split / cls / "0.png").write_bytes(data)
+    ds = load_dataset(f"folder:{tmp_path}")
+    np.testing.assert_array_equal(load_image_file(data, channels=1, size=32), ds.x_train[0])
+    assert len(np.unique(ds.x_train[0])) > 100
 
 
 def test_greyscale_alpha_and_one_bit_modes() -> None:

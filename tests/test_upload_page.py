@@ -106,3 +106,12 @@ def test_score_matches_the_detector(page: AppTest, tiny_run) -> None:
     expected = float(det.score(x[None])[0])
     shown = float(page.metric[0].value.replace(",", ""))
     assert shown == pytest.approx(expected, rel=1e-3, abs=0.1)
+
+
+def test_sixteen_bit_png_is_shown_and_scored(page: AppTest) -> None:
+    """Showing the original used to fail: 'cannot write mode I;16 as JPEG'."""
+    x = np.linspace(0, 65535, 48 * 48).reshape(48, 48).astype(np.uint16)
+    upload(page, "deep.png", png_bytes(x))
+    assert errors(page) == []
+    assert page.metric[0].label == "Dirichlet score"
+    assert any("deep.png (48 x 48 px, mode I;16)" in str(el.proto) for el in page.get("image"))  # the original, shown
