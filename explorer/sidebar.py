@@ -125,8 +125,8 @@ def run_picker() -> None:
         st.sidebar.caption(f"No runs in {state.results_dir()} yet.")
     if scan.damaged:
         with st.sidebar.expander(f"{len(scan.damaged)} damaged run folder(s), not listed"):
-            for path, reason in scan.damaged:
-                st.caption(f"`{path}`: {reason}")
+            for _path, reason in scan.damaged:  # the reason names the folder
+                st.caption(reason)
     with st.sidebar.expander("Open a run folder"):
         st.caption("Any run folder inside " + ", ".join(f"`{r}`" for r in state.roots()) + ". To open runs "
                    "kept elsewhere (e.g. made with `--out`), start the app with GEOM_RUN_ROOTS listing their "
