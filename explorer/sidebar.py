@@ -13,7 +13,7 @@ from explorer import state
 from explorer.jobs import CANCELLED, DONE, FAILED, JOBS, QUEUED, Job, submit_training
 
 PRESET_HELP = "paper: the paper's WRN-10-4, 3 epochs (GPU). quick: a few minutes on a CPU. tiny: seconds, a rough model."
-MY_JOBS_KEY = "geom_my_jobs"  # keys of the jobs this session asked for and has not seen finish yet
+MY_JOBS_KEY = "geom_my_jobs"  # see my_jobs
 POLL_S = 1.0  # how often the sidebar redraws a running job's progress
 
 
@@ -55,7 +55,8 @@ def train_panel() -> None:
                          help="Training runs on the server: browse other pages meanwhile; the run opens when done."):
         request = RunRequest(name, cls, preset, int(seed), device, state.data_dir(), str(state.results_dir()))
         job = submit_training(request, data, cls, state.session_id())
-        mine = st.session_state[MY_JOBS_KEY] = [k for k in my_jobs() if (j := JOBS.get(k)) and j.active]
+        mine = my_jobs()
+        mine[:] = [k for k in mine if (j := JOBS.get(k)) is not None and j.active]  # drop earlier outcomes
         if job.key not in mine:
             mine.append(job.key)
 
@@ -77,8 +78,9 @@ def _job_line(job: Job) -> None:
     elif job.state == CANCELLED:
         st.caption(f"Training {job.title} cancelled; nothing was saved.")
     if job.key in my_jobs() and job.active and st.button("Cancel", key=f"cancel-{job.key}", use_container_width=True):
-        JOBS.cancel(job.key, state.session_id())  # others who asked for the same run keep it going
-        my_jobs().remove(job.key)
+        JOBS.cancel(job.key, state.session_id())
+        if job.requesters:  # others asked for the same run: it goes on for them, as anyone's job
+            my_jobs().remove(job.key)
         st.rerun(scope="app")
 
 

@@ -44,10 +44,21 @@ def test_training_outlives_a_page_change_and_opens_the_run(tmp_path: Path, monke
     assert time.monotonic() - start < 30
     assert "Training" in sidebar_texts(at)
 
+    # A second training waits in a visible queue, and Cancel drops it before it starts.
+    next(s for s in at.sidebar.selectbox if s.label == "Normal class").set_value(6)
+    at = next(b for b in at.sidebar.button if b.label == "Train").click().run()
+    queued = str((results / "geom" / "digits" / "6" / "tiny-seed0").resolve())
+    assert "digits · 6 · tiny · seed 0**: waiting, 1 training(s) ahead" in sidebar_texts(at)
+    at = at.button(key=f"cancel-{queued}").click().run()
+    assert not exceptions(at), exceptions(at)
+    assert "digits · 6 · tiny · seed 0 cancelled; nothing was saved" in sidebar_texts(at)
+    assert JOBS.get(queued).state == "cancelled" and job.active
+
     at = open_page(at, "scores.py")  # the user browses meanwhile: the job goes on
     assert not exceptions(at), exceptions(at)
     assert any("No model chosen yet" in i.value for i in at.info)
     assert job.active and "digits · 5" in job.title
+    assert at.get("progress"), "the sidebar shows the job's progress on every page"
     deadline = time.monotonic() + 300
     while job.active:
         assert time.monotonic() < deadline, f"training did not finish: {job.text}"
@@ -58,7 +69,7 @@ def test_training_outlives_a_page_change_and_opens_the_run(tmp_path: Path, monke
     assert not exceptions(at), exceptions(at)
     assert at.session_state[RUN_KEY] == key
     assert at.title[0].value.startswith("Scores · digits · normal class 5")
-    assert "saving to" not in sidebar_texts(at) and "Training" not in sidebar_texts(at)
+    assert "saving to" not in sidebar_texts(at) and not at.get("progress")  # nothing left over under the run
 
 
 @pytest.mark.parametrize("page", PAGES)
