@@ -134,7 +134,7 @@ def run_picker() -> None:
                    "kept elsewhere (e.g. made with `--out`), start the app with GEOM_RUN_ROOTS listing their "
                    "folders (separated by `:`).")
         folder = st.text_input("Run folder", placeholder="/path/to/<method>/<dataset>/<class>/<preset>-seed<n>")
-        if st.button("Open", disabled=not folder.strip()):
+        if st.button("Open") and folder.strip():
             problem = state.open_folder(folder)
             if problem:
                 st.error(problem)
