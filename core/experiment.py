@@ -61,6 +61,12 @@ def run_name(request: RunRequest) -> str:
     return f"{request.preset}{tag}-seed{request.seed}"
 
 
+def run_path(request: RunRequest, data: ImageDataset, normal_class: int) -> Path:
+    """The folder run_one_class writes for ``request``: known before training, so the explorer can key
+    a training job by it and two sessions asking for the same run share one job."""
+    return run_dir(results_root(request.out), "geom", data.name, normal_class, run_name(request))
+
+
 def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
                   score_progress: ScoreProgressFn | None = None, stage: StageFn | None = None) -> RunInfo:
     """Train on the normal class's training images, score the (whole) test set, write the run."""
@@ -95,7 +101,7 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
         "mean_softmax_normal": summary.mean_softmax_normal,
         "mean_softmax_anomalous": summary.mean_softmax_anomalous,
     }
-    path = run_dir(results_root(request.out), "geom", data.name, cls, run_name(request))
+    path = run_path(request, data, cls)
     say(f"saving to {path}")
     return write_run(path, meta, metrics, scores, detector.save)
 

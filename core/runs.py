@@ -9,21 +9,29 @@ Layout (anomalib-style, so a run trained on a GPU box opens on a laptop unchange
         model.pt      the checkpoint (GeomDetector.save)
 
 A run is built in a hidden temporary folder and renamed into place only when complete, so an
-interrupted run never leaves a half-written folder that looks finished.
+interrupted run never leaves a half-written folder that looks finished; recover_interrupted_writes
+tidies what a crash between the two renames of a rewrite leaves behind.
+
+A folder is data, not trust: read_run checks what the readers rely on and says what is wrong, and
+scan_runs lists every run folder that does not read, with the reason, instead of failing on it.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
+import logging
 import os
 import platform
+import re
 import shutil
 import tempfile
+import time
 import uuid
-from dataclasses import dataclass
+import zipfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +40,17 @@ if TYPE_CHECKING:
     from core.data import ImageDataset
 
 RESULTS_ENV = "GEOM_RESULTS_DIR"
+RUN_ROOTS_ENV = "GEOM_RUN_ROOTS"  # more folders runs may be opened from, os.pathsep-separated
 RUN_FILE, METRICS_FILE, SCORES_FILE, MODEL_FILE = "run.json", "metrics.json", "scores.npz", "model.pt"
+REQUIRED_META = ("dataset", "normal_class", "class_label", "preset", "seed")  # what every reader of a run needs
+# write_run's hidden siblings: .<name>.tmp-<hex> (being written) and .<name>.old-<hex> (being replaced).
+LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-[0-9a-f]{8}$")
+
+log = logging.getLogger(__name__)
+
+
+class DamagedRunError(ValueError):
+    """A run folder whose files exist but cannot be used, with what is wrong."""
 
 
 def results_root(out: str | os.PathLike | None = None) -> Path:
@@ -101,8 +119,13 @@ class RunInfo:
         return f"{m.get('method', 'geom')} · {m['dataset']} · {m['class_label']} · {m['preset']} · seed {m['seed']}"
 
     def scores(self) -> dict[str, np.ndarray]:
-        with np.load(self.path / SCORES_FILE, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        """The arrays of scores.npz; DamagedRunError (not a zip traceback) when the file is damaged."""
+        try:
+            with np.load(self.path / SCORES_FILE, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise DamagedRunError(f"{self.path / SCORES_FILE} is damaged ({type(exc).__name__}: {exc}); "
+                                  "train the run again") from exc
 
     @property
     def model_path(self) -> Path:
@@ -175,34 +198,135 @@ def read_run(path: str | os.PathLike) -> RunInfo:
     if not is_complete(path):
         missing = [f for f in (RUN_FILE, METRICS_FILE, SCORES_FILE) if not (path / f).is_file()]
         raise FileNotFoundError(f"{path} is not a complete run folder (missing {', '.join(missing)})")
-    try:
-        meta = json.loads((path / RUN_FILE).read_text())
-        metrics = json.loads((path / METRICS_FILE).read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} has a damaged JSON file: {exc}") from exc
+    parsed = []
+    for name in (RUN_FILE, METRICS_FILE):
+        try:
+            value = json.loads((path / name).read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DamagedRunError(f"{path} has a damaged {name}: {exc}") from exc
+        if not isinstance(value, dict):
+            raise DamagedRunError(f"{path / name} holds a {type(value).__name__}, not a JSON object")
+        parsed.append(value)
+    meta, metrics = parsed
+    missing = [key for key in REQUIRED_META if key not in meta]
+    if missing:
+        raise DamagedRunError(f"{path / RUN_FILE} lacks {', '.join(missing)}")
     return RunInfo(path, meta, metrics)
+
+
+@dataclass(frozen=True)
+class RunScan:
+    """What a results folder holds: the runs that read, and the folders that do not, with why."""
+
+    runs: list[RunInfo] = field(default_factory=list)
+    damaged: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def scan_runs(root: str | os.PathLike) -> RunScan:
+    """Every folder under ``root`` with a run.json: read (newest first), or listed as damaged.
+
+    Hidden folders are write_run's work in progress and are skipped, not reported.
+    """
+    root = Path(root)
+    scan = RunScan()
+    if not root.is_dir():
+        return scan
+    for run_file in root.rglob(RUN_FILE):
+        folder = run_file.parent
+        if any(part.startswith(".") for part in folder.relative_to(root).parts):
+            continue
+        try:
+            scan.runs.append(read_run(folder))
+        except (OSError, ValueError) as exc:
+            scan.damaged.append((folder, str(exc)))
+    scan.runs.sort(key=lambda r: r.meta.get("created", ""), reverse=True)
+    return scan
 
 
 def find_runs(root: str | os.PathLike, method: str | None = None, dataset: str | None = None) -> list[RunInfo]:
     """Every complete run under ``root`` (newest first), optionally of one method / dataset."""
+    return [info for info in scan_runs(root).runs
+            if (not method or info.meta.get("method", "geom") == method)
+            and (not dataset or info.meta.get("dataset") == dataset)]
+
+
+def run_roots(results: str | os.PathLike) -> list[Path]:
+    """The folders runs may be opened from: the results folder, then those listed in $GEOM_RUN_ROOTS.
+
+    The explorer opens a run (``?run=``, the sidebar's "open a run folder") only inside these, so a
+    link or a typed path cannot make a shared server read arbitrary folders; whoever starts the
+    server widens the set by listing more roots.
+    """
+    extra = [p for p in os.environ.get(RUN_ROOTS_ENV, "").split(os.pathsep) if p.strip()]
+    roots = []
+    for folder in [results, *extra]:
+        resolved = Path(folder).expanduser().resolve()
+        if resolved not in roots:
+            roots.append(resolved)
+    return roots
+
+
+def resolve_run_folder(value: str, roots: Sequence[Path]) -> Path:
+    """The run folder ``value`` names, if it lies inside one of ``roots`` and reads as a run.
+
+    Relative values are read against the first root (short links such as ``geom/digits/3/tiny-seed0``).
+    Raises ValueError saying why the folder cannot be opened.
+    """
+    try:
+        path = (roots[0] / Path(value.strip()).expanduser()).resolve()
+    except (OSError, ValueError) as exc:  # e.g. a NUL byte or an over-long name
+        raise ValueError(f"not a usable path: {exc}") from exc
+    if not any(path.is_relative_to(root) for root in roots):
+        raise ValueError(f"{path} is outside the folders runs may be opened from "
+                         f"({', '.join(map(str, roots))}; more can be listed in ${RUN_ROOTS_ENV})")
+    try:
+        read_run(path)
+    except OSError as exc:
+        raise ValueError(str(exc)) from exc
+    return path
+
+
+def recover_interrupted_writes(root: str | os.PathLike, min_age_s: float = 60.0) -> list[str]:
+    """Finish or undo what a crash inside write_run left under ``root``; one logged line per action.
+
+    write_run commits at its first rename (the old run moved aside), which it makes only once the new
+    run is complete. So: an ``.old-*`` beside its run means the swap finished (the old copy is
+    removed); an ``.old-*`` without its run means the crash came between the renames (the complete
+    ``.tmp-*`` is moved into place, else the old run is restored); a ``.tmp-*`` left otherwise was
+    never committed (removed). Leftovers younger than ``min_age_s`` may belong to a write still under
+    way in another process, and are left alone.
+    """
     root = Path(root)
+    actions: list[str] = []
     if not root.is_dir():
-        return []
-    runs = []
-    for run_file in root.rglob(RUN_FILE):
-        folder = run_file.parent
-        if folder.name.startswith(".") or not is_complete(folder):
-            continue
-        try:
-            info = read_run(folder)
-        except (OSError, ValueError):
-            continue
-        if method and info.meta.get("method", "geom") != method:
-            continue
-        if dataset and info.meta.get("dataset") != dataset:
-            continue
-        runs.append(info)
-    return sorted(runs, key=lambda r: r.meta.get("created", ""), reverse=True)
+        return actions
+    now = time.time()
+    groups: dict[Path, dict[str, list[Path]]] = {}
+    for folder in root.rglob(".*"):
+        match = LEFTOVER.match(folder.name)
+        if match and folder.is_dir() and now - folder.stat().st_mtime >= min_age_s:
+            kinds = groups.setdefault(folder.parent / match["name"], {"tmp": [], "old": []})
+            kinds[match["kind"]].append(folder)
+
+    def act(message: str) -> None:
+        log.warning("%s", message)
+        actions.append(message)
+
+    for target, kinds in groups.items():
+        temps = sorted(kinds["tmp"], key=lambda p: p.stat().st_mtime, reverse=True)
+        if kinds["old"] and not target.exists():
+            complete = [t for t in temps if is_complete(t)]
+            if complete:
+                os.replace(complete[0], target)
+                temps.remove(complete[0])
+                act(f"recovered {target}: moved the completed rewrite {complete[0].name} into place")
+            else:
+                os.replace(kinds["old"].pop(0), target)
+                act(f"restored {target} from before an interrupted rewrite")
+        for leftover in [*kinds["old"], *temps]:
+            shutil.rmtree(leftover, ignore_errors=True)
+            act(f"removed {leftover}, left by an interrupted write")
+    return actions
 
 
 def _jsonable(value: Any) -> Any:

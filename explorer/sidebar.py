@@ -6,11 +6,15 @@ import streamlit as st
 
 from core.config import PRESETS
 from core.data import DATASETS, DataError, load_dataset
-from core.experiment import RunRequest, run_one_class
-from core.train import TrainProgress
+from core.experiment import RunRequest
+from core.reproduce import score_key
+from core.runs import RunInfo
 from explorer import state
+from explorer.jobs import CANCELLED, DONE, FAILED, JOBS, QUEUED, Job, submit_training
 
 PRESET_HELP = "paper: the paper's WRN-10-4, 3 epochs (GPU). quick: a few minutes on a CPU. tiny: seconds, a rough model."
+MY_JOBS_KEY = "geom_my_jobs"  # see my_jobs
+POLL_S = 1.0  # how often the sidebar redraws a running job's progress
 
 
 def _loads(name: str) -> bool:
@@ -26,7 +30,7 @@ def _loads(name: str) -> bool:
 
 
 def train_panel() -> None:
-    """Dataset / class / preset / seed / device and a Train button with a live progress bar."""
+    """Dataset / class / preset / seed / device and a Train button that queues a training job."""
     st.sidebar.subheader("Train a detector")
     # Start from the chosen run's setting, so the panel never contradicts the run shown above it.
     run = state.current_run()
@@ -47,48 +51,116 @@ def train_panel() -> None:
                                   help=PRESET_HELP)
     seed = st.sidebar.number_input("Seed", min_value=0, value=0, step=1)
     device = st.sidebar.selectbox("Device", ["auto", "cpu", "cuda"])
-    if st.sidebar.button("Train", type="primary", use_container_width=True):
-        bar = st.sidebar.progress(0.0, text="starting…")
-        status = st.sidebar.empty()
+    if st.sidebar.button("Train", type="primary", use_container_width=True,
+                         help="Training runs on the server: browse other pages meanwhile; the run opens when done."):
+        request = RunRequest(name, cls, preset, int(seed), device, state.data_dir(), str(state.results_dir()))
+        job = submit_training(request, data, cls, state.session_id())
+        mine = my_jobs()
+        mine[:] = [k for k in mine if (j := JOBS.get(k)) is not None and j.active]  # drop earlier outcomes
+        if job.key not in mine:
+            mine.append(job.key)
 
-        def on_train(p: TrainProgress) -> None:
-            bar.progress(0.8 * p.fraction, text=f"step {p.step}/{p.total_steps} · loss {p.loss:.3f} · acc {p.accuracy:.2f}")
 
-        def on_score(done: int, total: int) -> None:
-            bar.progress(0.8 + 0.2 * done / total, text=f"scoring {done}/{total} images")
+def my_jobs() -> list[str]:
+    """Keys of the jobs this session asked for: active ones, and failed or cancelled ones until its
+    next Train (a finished run is opened and dropped from the list)."""
+    return st.session_state.setdefault(MY_JOBS_KEY, [])
 
-        try:
-            run = run_one_class(RunRequest(name, cls, preset, int(seed), device, state.data_dir(), str(state.results_dir())),
-                                progress=on_train, score_progress=on_score, stage=lambda msg: status.caption(msg))
-        except (DataError, ValueError, RuntimeError) as exc:
-            st.sidebar.error(f"Training failed: {exc}")
-            return
-        bar.progress(1.0, text=f"done · AUROC {100 * run.metrics['dirichlet']['auroc']:.1f}")
-        state.select_run(run.path)
+
+def _job_line(job: Job) -> None:
+    """One job: its progress, its place in the queue or how it ended, and Cancel for those who asked."""
+    if job.state == QUEUED:
+        st.caption(f"**{job.title}**: waiting, {JOBS.ahead_of(job)} training(s) ahead")
+    elif job.active:
+        st.progress(job.fraction, text=f"**{job.title}**: {job.text}")
+    elif job.state == FAILED:
+        st.error(f"Training {job.title} failed: {job.error}")
+    elif job.state == CANCELLED:
+        st.caption(f"Training {job.title} cancelled; nothing was saved.")
+    if job.key in my_jobs() and job.active and st.button("Cancel", key=f"cancel-{job.key}", use_container_width=True):
+        JOBS.cancel(job.key, state.session_id())
+        if job.requesters:  # others asked for the same run: it goes on for them, as anyone's job
+            my_jobs().remove(job.key)
+        st.rerun(scope="app")
+
+
+def _jobs_panel(polling: bool) -> None:
+    """Running and queued jobs (every session's), and how this session's own ones ended.
+
+    Runs as a fragment redrawn every POLL_S while a job is active; when none is any more, one full
+    rerun stops the polling and opens the run this session asked for.
+    """
+    mine = my_jobs()
+    opened = [j for j in JOBS.jobs() if j.key in mine and j.state == DONE]
+    for job in opened:
+        mine.remove(job.key)
+        state.select_run(job.result)
+    if opened or (polling and not any(j.active for j in JOBS.jobs())):
+        st.rerun(scope="app")  # redraw the page with the new run; stop polling
+    jobs = [j for j in JOBS.jobs() if j.active or j.key in mine]
+    if jobs:
+        st.subheader("Training")
+    for job in jobs:
+        _job_line(job)
 
 
 def run_picker() -> None:
     """Choose among saved runs (also runs made by `python -m core run`, e.g. on a GPU box)."""
     st.sidebar.subheader("Open a saved run")
-    runs = state.available_runs()
-    if not runs:
-        st.sidebar.caption(f"No runs in {state.results_dir()} yet.")
-        return
+    scan = state.available_runs()
     current = state.current_run()
-    paths = [str(r.path) for r in runs]
-    index = paths.index(str(current.path)) if current and str(current.path) in paths else None
-    choice = st.sidebar.selectbox("Run", paths, index=index, placeholder="choose a run",
-                                  format_func=lambda p: runs[paths.index(p)].label)
-    if choice and (current is None or choice != str(current.path)):
-        state.select_run(choice)
-        st.rerun()
+    runs = [r for r in scan.runs if state.is_geom(r)]
+    if current is not None and current.path not in [r.path for r in runs]:
+        runs.insert(0, current)  # a baseline or a folder opened by path is still the one shown
+    if runs:
+        # The selectbox tells options apart by their text: runs alike but for their folder (another root,
+        # a run with overrides) are named with it.
+        labels = [r.label for r in runs]
+        names = {str(r.path): r.label if labels.count(r.label) == 1 else f"{r.label} · {r.path}" for r in runs}
+        paths = list(names)
+        index = paths.index(str(current.path)) if current is not None else None
+        choice = st.sidebar.selectbox("Run", paths, index=index, placeholder="choose a run", format_func=names.get)
+        if choice and (current is None or choice != str(current.path)):
+            state.select_run(choice)
+            st.rerun()
+    else:
+        st.sidebar.caption(f"No runs in {state.results_dir()} yet.")
+    if scan.damaged:
+        with st.sidebar.expander(f"{len(scan.damaged)} damaged run folder(s), not listed"):
+            for _path, reason in scan.damaged:  # the reason names the folder
+                st.caption(reason)
+    with st.sidebar.expander("Open a run folder"):
+        st.caption("Any run folder inside " + ", ".join(f"`{r}`" for r in state.roots()) + ". To open runs "
+                   "kept elsewhere (e.g. made with `--out`), start the app with GEOM_RUN_ROOTS listing their "
+                   "folders (separated by `:`).")
+        folder = st.text_input("Run folder", placeholder="/path/to/<method>/<dataset>/<class>/<preset>-seed<n>")
+        if st.button("Open") and folder.strip():
+            problem = state.open_folder(folder)
+            if problem:
+                st.error(problem)
+            else:
+                st.rerun()
+
+
+def run_summary(run: RunInfo) -> None:
+    """The chosen run in one box: what it is and its AUROC (baselines have their own score)."""
+    auroc = run.metrics.get(score_key(run), {}).get("auroc")
+    method = "" if state.is_geom(run) else f"{run.meta.get('method')} baseline · "
+    st.sidebar.success(f"**{run.meta['dataset']} · {run.meta['class_label']}**  \n"
+                       f"{method}{run.meta['preset']} · seed {run.meta['seed']}"
+                       + ("" if auroc is None else f" · AUROC {100 * auroc:.1f}"))
 
 
 def show_sidebar() -> None:
+    state.recover_leftovers(tuple(map(str, state.roots())))
     run = state.current_run()
+    problem = st.session_state.pop(state.PROBLEM_KEY, None)
+    if problem:
+        st.sidebar.warning(problem)
     if run is not None:
-        auroc = 100 * run.metrics["dirichlet"]["auroc"]
-        st.sidebar.success(f"**{run.meta['dataset']} · {run.meta['class_label']}**  \n"
-                           f"{run.meta['preset']} · seed {run.meta['seed']} · AUROC {auroc:.1f}")
+        run_summary(run)
     train_panel()
+    with st.sidebar:  # after the Train button, so a job it just queued shows (and polls) at once
+        polling = any(j.active for j in JOBS.jobs())
+        st.fragment(_jobs_panel, run_every=POLL_S if polling else None)(polling)
     run_picker()

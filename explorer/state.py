@@ -8,6 +8,7 @@ pages or coming back never retrains or rescores, and two sessions share the same
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,14 @@ import streamlit as st
 
 from core.data import DataError, ImageDataset, load_dataset
 from core.detector import GeomDetector
-from core.runs import RunInfo, find_runs, is_complete, read_run, results_root
+from core.runs import (CheckpointError, DamagedRunError, RunInfo, RunScan, read_run, recover_interrupted_writes,
+                       resolve_run_folder, results_root, run_roots, scan_runs)
 
 RUN_KEY = "geom_run_path"
 URL_PARAM = "run"  # ?run=<run folder> selects a run (see current_run)
 URL_SEEN_KEY = "geom_run_url_seen"
+PROBLEM_KEY = "geom_run_problem"  # why a run named by a link or chosen earlier could not be opened
+SESSION_ID_KEY = "geom_session_id"
 
 
 def data_dir() -> str | None:
@@ -29,6 +33,23 @@ def data_dir() -> str | None:
 
 def results_dir() -> Path:
     return results_root()
+
+
+def roots() -> list[Path]:
+    """The folders runs may be opened from (core.runs.run_roots): the results folder and $GEOM_RUN_ROOTS."""
+    return run_roots(results_dir())
+
+
+def session_id() -> str:
+    """This browser session's id, so a shared training job knows who asked for it."""
+    return st.session_state.setdefault(SESSION_ID_KEY, uuid.uuid4().hex)
+
+
+@st.cache_resource(show_spinner=False)
+def recover_leftovers(folders: tuple[str, ...]) -> list[str]:
+    """Once per server process and set of folders: finish or undo run writes a crash interrupted
+    (core.runs.recover_interrupted_writes logs each action)."""
+    return [action for folder in folders for action in recover_interrupted_writes(folder)]
 
 
 @st.cache_resource(show_spinner="Loading dataset…", max_entries=4)
@@ -52,27 +73,32 @@ def run_mtime(run: RunInfo) -> float:
     return (run.path / "run.json").stat().st_mtime
 
 
-def available_runs() -> list[RunInfo]:
-    return find_runs(results_dir(), method="geom")
+def available_runs() -> RunScan:
+    """Every run folder under the folders runs may be opened from, and those that do not read."""
+    scans = [scan_runs(root) for root in roots()]
+    runs = sorted((r for scan in scans for r in scan.runs), key=lambda r: r.meta.get("created", ""), reverse=True)
+    return RunScan(runs, [d for scan in scans for d in scan.damaged])
+
+
+def is_geom(run: RunInfo) -> bool:
+    return run.meta.get("method", "geom") == "geom"
 
 
 def select_run(path: Path | str) -> None:
-    st.session_state[RUN_KEY] = str(path)
+    st.session_state[RUN_KEY] = str(Path(path).resolve())
 
 
-def run_from_url(value: str) -> Path | None:
-    """The run folder a ``?run=`` link names, if it is a complete run inside the results folder.
+def open_folder(value: str) -> str | None:
+    """Select the run folder ``value`` (a ``?run=`` link or a typed path); None, or why it cannot be opened.
 
-    Relative values are read against the results folder (short shareable links such as
-    ``?run=geom/digits/3/tiny-seed0``). Anything outside it is ignored, so a link cannot make the
-    server open arbitrary files.
+    Only folders inside roots() open (core.runs.resolve_run_folder), so neither a link nor a typed
+    path can make the server read arbitrary folders.
     """
     try:
-        root = results_dir().expanduser().resolve()
-        path = (root / value).resolve()
-        return path if path.is_relative_to(root) and is_complete(path) else None
-    except (OSError, ValueError):  # e.g. a NUL byte or an over-long name in the link
-        return None
+        select_run(resolve_run_folder(value, roots()))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _apply_url_run() -> None:
@@ -81,9 +107,9 @@ def _apply_url_run() -> None:
     if not value or st.session_state.get(URL_SEEN_KEY) == value:
         return
     st.session_state[URL_SEEN_KEY] = value
-    path = run_from_url(value)
-    if path is not None:
-        select_run(path)
+    problem = open_folder(value)
+    if problem:
+        st.session_state[PROBLEM_KEY] = f"The link's run cannot be opened: {problem}"
 
 
 def current_run() -> RunInfo | None:
@@ -98,26 +124,42 @@ def current_run() -> RunInfo | None:
         return None
     try:
         return read_run(path)
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError) as exc:  # deleted or damaged since it was chosen
         st.session_state.pop(RUN_KEY, None)
+        st.session_state[PROBLEM_KEY] = f"The chosen run cannot be opened any more: {exc}"
         return None
 
 
 def require_run() -> RunInfo:
-    """The chosen run, or a hint on what to do and a stop of the page."""
+    """The chosen GEOM run, or a hint on what to do and a stop of the page (the sidebar stays)."""
     run = current_run()
     if run is None:
         st.info("No model chosen yet. Train one or open a saved run in the sidebar (or on the Home page).")
+        st.stop()
+    if not is_geom(run):
+        st.warning(f"The chosen run is a **{run.meta.get('method')}** baseline, and this page shows GEOM "
+                   "detectors. Open a GEOM run in the sidebar, or compare the baseline with GEOM on the "
+                   "**Results vs baselines** page.")
         st.stop()
     return run
 
 
 def run_detector(run: RunInfo) -> GeomDetector:
-    return detector(str(run.path), run_mtime(run))
+    """The run's detector, or the loader's message in an error box and a stop (a damaged model.pt)."""
+    try:
+        return detector(str(run.path), run_mtime(run))
+    except CheckpointError as exc:
+        st.error(f"The run's model cannot be loaded: {exc}")
+        st.stop()
 
 
 def run_scores(run: RunInfo) -> dict[str, np.ndarray]:
-    return scores(str(run.path), run_mtime(run))
+    """The run's scores, or the loader's message in an error box and a stop (a damaged scores.npz)."""
+    try:
+        return scores(str(run.path), run_mtime(run))
+    except DamagedRunError as exc:
+        st.error(f"The run's scores cannot be read: {exc}")
+        st.stop()
 
 
 def run_dataset(run: RunInfo) -> ImageDataset:

@@ -14,6 +14,7 @@ from core.baselines import ALL_METHODS, method_title
 from core.paper_tables import paper_value
 from core.reproduce import (DATASET_TITLES, DEFAULT_TABLES_DIR, METRIC_TITLES, available_datasets, build_table,
                             collect_runs, score_key, table_csv, table_markdown, table_notes, table_records)
+from core.runs import DamagedRunError
 from explorer import state
 from explorer.figures.results import class_bar_chart, roc_overlay, short_class_label
 
@@ -83,7 +84,11 @@ for m in methods:
     if cls not in runs[m]:
         continue
     run = runs[m][cls][0]  # the first seed: one curve per method keeps the chart readable
-    s = state.scores(str(run.path), state.run_mtime(run))
+    try:
+        s = state.scores(str(run.path), state.run_mtime(run))
+    except DamagedRunError as exc:
+        st.warning(f"No {method_title(m)} curve: {exc}")
+        continue
     curves[m] = (s["is_normal"].astype(bool), s[score_key(run)])
     ref = paper_value(dataset, cls, "auroc", run.meta.get("paper_method", "geom"))
     paper[m] = None if ref is None else ref.mean

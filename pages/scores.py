@@ -39,6 +39,11 @@ for col, (m, label) in zip(st.columns(3), METRICS.items()):
                help="The paper's Table value is GEOM with the Dirichlet score, full training." if ref else
                "The paper reports no number for this dataset.")
 st.caption(f"{len(score)} test images, {int(is_normal.sum())} normal · {meta['preset']} preset · seed {meta['seed']}")
+if method == "dirichlet":
+    st.caption(f"Dirichlet scores are log-likelihoods summed over every transform; their size (here "
+               f"{score.min():,.0f} to {score.max():,.0f}) depends on the model and means nothing on its own. What "
+               "counts is the order: an image's percentile among the normal test images (the *p* under the images "
+               "below) and the share of images either side of the threshold.")
 
 left, right = st.columns(2)
 left.plotly_chart(roc_figure(is_normal, score, None if paper["auroc"] is None else paper["auroc"].mean / 100))

@@ -73,6 +73,11 @@ groups = [("Normal", scores["mean_softmax_normal"], int(normal.sum())),
 groups = [g for g in groups if g[2] > 0]
 for tab, (label, matrix, n) in zip(st.tabs([f"{g[0]} test images ({g[2]})" for g in groups]), groups):
     tab.plotly_chart(softmax_heatmap(matrix, names, f"{label} test images: mean softmax", zmax))
+largest = max(float(g[1].max()) for g in groups)
+if not stretch and largest < 0.25:
+    st.caption(f"This model's mean probabilities all sit near 1/{k} (the largest is {largest:.3f}), so on the 0–1 "
+               f"scale the matrices look dark. Small but consistent differences still rank images (AUROC "
+               f"{100 * run.metrics['dirichlet']['auroc']:.1f}); switch on *Stretch colours* to see them.")
 diag_normal = np.diagonal(scores["mean_softmax_normal"])
 diag_anom = np.diagonal(scores["mean_softmax_anomalous"]) if (~normal).any() else None
 st.plotly_chart(per_transform_accuracy_bars(diag_normal, diag_anom, names,

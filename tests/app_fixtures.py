@@ -117,3 +117,28 @@ def streamlit_server(env: dict[str, str] | None = None, startup_s: float = 90.0)
             proc.kill()
             proc.wait()
         log.close()
+
+
+def copy_run(run_path: Path, root: Path) -> Path:
+    """A copy of a run folder at the same place under another results folder ``root``."""
+    import shutil
+
+    dest = root / Path(*run_path.parts[-4:])  # <method>/<dataset>/<class>/<name>
+    shutil.copytree(run_path, dest)
+    return dest
+
+
+def baseline_run(root: Path) -> Path:
+    """A finished baseline run (as ``python -m core baseline`` leaves, model aside) under ``root``."""
+    import numpy as np
+
+    from core.metrics import detection_metrics
+    from core.runs import run_dir, write_run
+
+    is_normal = np.arange(40) % 4 == 0
+    score = is_normal + np.random.default_rng(0).normal(scale=0.5, size=40)
+    meta = {"method": "deep-svdd", "dataset": "digits", "normal_class": 3, "class_name": "3", "class_label": "3",
+            "class_names": [str(i) for i in range(10)], "preset": "tiny", "seed": 0, "score_key": "score"}
+    scores = {"test_index": np.arange(40), "labels": np.arange(40) % 10, "is_normal": is_normal, "score": score}
+    return write_run(run_dir(root, "deep-svdd", "digits", 3, "tiny-seed0"), meta,
+                     {"score": detection_metrics(is_normal, score)}, scores).path

@@ -103,6 +103,15 @@ class Chromium:
             time.sleep(0.5)
         return False
 
+    def wait_for(self, expression: str, timeout_s: float) -> bool:
+        """Poll a JavaScript condition in real time until it holds; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.evaluate(expression):
+                return True
+            time.sleep(0.5)
+        return False
+
     def script_state(self) -> str | None:
         return self.evaluate(SCRIPT_STATE)
 

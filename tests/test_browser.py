@@ -54,3 +54,24 @@ def test_page_renders_without_exception(page: str, server: str, browser: Chromiu
     assert "digits · 3" in dom  # the sidebar names the run
     assert 'data-testid="stHeading"' in dom, f"{page} rendered no heading"
     assert png.stat().st_size > 10_000
+    if page == "upload.py":  # .streamlit/config.toml, read by `streamlit run` from the repository root
+        assert "20MB per file" in dom, f"the uploader announces another limit; see {png}"
+
+
+def test_training_goes_on_while_the_user_browses(browser: Chromium, tmp_path: Path, shot_dir: Path) -> None:
+    """Train (digits, class 0, tiny: the sidebar's defaults), switch to Scores mid-training in the
+    same session, and find the run opened there once it is done."""
+    with streamlit_server({"GEOM_RESULTS_DIR": str(tmp_path / "results")}) as base:
+        assert browser.open(base + "/", timeout_s=180)
+        browser.evaluate("[...document.querySelectorAll('button')].find(b => b.innerText.trim() === 'Train').click()")
+        assert browser.wait_for("document.body.innerText.includes('step ')", 180), "no training progress shown"
+        browser.evaluate("document.querySelector('a[href$=\"/scores\"]').click()")  # in-app: the same session
+        assert browser.wait_for("document.body.innerText.includes('No model chosen yet')", 60)
+        mid = browser.screenshot(shot_dir / "training-mid.png")
+        assert browser.wait_for("!!document.querySelector('[data-testid=\"stProgress\"]')", 10), f"see {mid}"
+        done = browser.wait_for("document.body.innerText.includes('Scores · digits · normal class 0')", 400)
+        png = browser.screenshot(shot_dir / "training-done.png")
+        assert done, f"the finished run did not open; see {png}"
+        dom = browser.dom()
+        assert "stException" not in dom and "saving to" not in dom
+        assert (tmp_path / "results" / "geom" / "digits" / "0" / "tiny-seed0" / "model.pt").is_file()
