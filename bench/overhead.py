@@ -55,20 +55,14 @@ def interleaved_best(fns: list, repeats: int, device: torch.device, rounds: int 
     return best
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--width", type=int, default=1)
-    ap.add_argument("--channels", type=int, default=1)
-    ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement (5 rounds of each)")
-    args = ap.parse_args()
-    device = resolve_device(args.device)
-    cfg = preset_config("quick", 32, args.channels, width=args.width)
+def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int = 20, rounds: int = 5) -> dict[str, object]:
+    """Throughputs and ratios of the real training step and scoring pass against the bare model."""
+    cfg = preset_config("quick", 32, channels, width=width)
     dtype = resolve_precision(cfg.precision, device)
     fmt = memory_format(device, dtype)
     tset = cfg.transform_set()
     k = len(tset)
-    x = (torch.rand(6000, args.channels, 32, 32) * 2 - 1).to(device)
+    x = (torch.rand(6000, channels, 32, 32) * 2 - 1).to(device)
     model = build_model(cfg).to(device, memory_format=fmt)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = pair_batches(len(x), k, cfg.batch_size, 10 ** 9, torch.Generator().manual_seed(0))
@@ -86,7 +80,7 @@ def main() -> None:
     def bare_step() -> None:
         optimise_step(model, opt, fixed_batch, fixed_labels, dtype)
 
-    real_s, bare_s = interleaved_best([real_step, bare_step], args.steps, device)
+    real_s, bare_s = interleaved_best([real_step, bare_step], steps, device, rounds)
 
     det = GeomDetector(cfg, device)
     det.model = model.eval()
@@ -105,12 +99,12 @@ def main() -> None:
                 net(inputs)
 
     folded = det.inference_model()
-    repeats = max(3, args.steps // 8)
-    real_i, bare_i, unfolded_i = interleaved_best([real_score, lambda: bare(folded), lambda: bare(model)], repeats, device)
+    repeats = max(3, steps // 8)
+    real_i, bare_i, unfolded_i = interleaved_best([real_score, lambda: bare(folded), lambda: bare(model)], repeats, device, rounds)
     result = {
         "device": str(device),
         "precision": str(dtype or "fp32").replace("torch.", ""),
-        "width": args.width,
+        "width": width,
         "train_images_per_s": round(cfg.batch_size / real_s),
         "bare_train_images_per_s": round(cfg.batch_size / bare_s),
         "train_ratio": round(bare_s / real_s, 3),
@@ -120,6 +114,17 @@ def main() -> None:
         "unfolded_inference_inputs_per_s": round(n_images * k / unfolded_i),
         "fold_speedup": round(unfolded_i / bare_i, 3),
     }
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--width", type=int, default=1)
+    ap.add_argument("--channels", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=20, help="timed steps per measurement (5 rounds of each)")
+    args = ap.parse_args()
+    result = measure(resolve_device(args.device), args.width, args.channels, args.steps)
     print(f"training step: {result['train_ratio']:.3f} of bare forward+backward+update "
           f"({result['train_images_per_s']} vs {result['bare_train_images_per_s']} images/s)")
     print(f"scoring:       {result['score_ratio']:.3f} of bare inference "
