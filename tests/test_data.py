@@ -397,14 +397,12 @@ def test_cats_vs_dogs(real_dataset, shared_data_dir):
     assert np.array_equal(again.x_train[::997], ds.x_train[::997])
 
 
-
-
 REAL_DATA_TESTS = (
     "tests/test_data.py::test_fashion_mnist",
     "tests/test_data.py::test_mnist_and_parse_class",
     "tests/test_data.py::test_cifar10_jpeg_tree",
     "tests/test_data.py::test_cats_vs_dogs",
-    "tests/test_data.py::test_cifar100_missing_is_a_data_error",
+    "tests/test_data_cifar100.py::test_real_cifar100",
     "tests/test_baselines.py::test_each_baseline_beats_chance_on_mnist_0_vs_1",
     "tests/test_ablation.py::test_ablation_on_real_mnist_uses_all_test_images_of_both_digits",
     "tests/test_detector.py::test_tiny_mnist_digit1_auroc",
