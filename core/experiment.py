@@ -125,6 +125,3 @@ def result_line(run: RunInfo, method: str = "dirichlet") -> dict[str, Any]:
         "run_dir": str(run.path),
     }
 
-
-def load_detector(run: RunInfo, device: str = "auto") -> GeomDetector:
-    return GeomDetector.load(Path(run.model_path), device)
