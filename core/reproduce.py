@@ -25,7 +25,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.baselines import GEOM, SCORE_KEY, get_method, method_title, paper_method, parse_methods, run_baseline
-from core.data import ImageDataset, load_dataset, parse_class
+from core.data import RECORDS, ImageDataset, load_dataset, parse_class
 from core.experiment import RunRequest, run_name, run_one_class
 from core.metrics import mean_sem
 from core.paper_tables import METRICS, paper_value
@@ -33,8 +33,7 @@ from core.runs import RunInfo, find_runs, is_complete, read_run, results_root, r
 
 METRIC_TITLES = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 PAPER_TABLE_NUMBER = {"auroc": 1, "aupr_in": 2, "aupr_out": 3}
-DATASET_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10",
-                  "cifar100": "CIFAR-100 (20 superclasses)", "cats_vs_dogs": "Cats-vs-Dogs", "digits": "digits (8x8)"}
+DATASET_TITLES = {name: record.title for name, record in RECORDS.items()}
 DEFAULT_TABLES_DIR = Path("benchmarks") / "results"
 AVG = "avg"
 
