@@ -15,12 +15,11 @@ import sys
 
 from core.baselines import ALIASES, ALL_METHODS, METHODS, SCORE_KEY, get_method, run_baseline
 from core.cli import ProgressBar, add_common, add_runs_and_seed, chosen_classes, command, print_table, summary_line
+from core.config import PRESETS
 from core.data import DATASETS, load_dataset
 from core.paper_tables import paper_value
 from core.reproduce import DEFAULT_TABLES_DIR, METRIC_TITLES, reproduce, score_key, table_markdown
 from core.runs import RunInfo
-
-PRESETS = ("paper", "quick", "tiny")
 
 
 def _bar_progress(bar: ProgressBar):
@@ -31,7 +30,7 @@ def add_reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--methods", default="geom,raw-ocsvm",
                    help=f"comma-separated: {', '.join(ALL_METHODS)}; aliases {', '.join(ALIASES)} (default: geom,raw-ocsvm)")
-    p.add_argument("--preset", default="quick", choices=PRESETS, help="paper (GPU), quick (CPU) or tiny (seconds)")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS), help="paper (GPU), quick (CPU) or tiny (seconds)")
     add_runs_and_seed(p, "runs per class (seeds seed..seed+runs-1); OC-SVMs run once, as in the paper")
     p.add_argument("--classes", help="comma-separated class indices or names (default: every class)")
     p.add_argument("--tables-dir", default=str(DEFAULT_TABLES_DIR), help="where the CSV / Markdown tables go (default: %(default)s)")
@@ -69,7 +68,7 @@ def add_baseline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--normal-class", required=True, help="class index or name, or 'all' for every class")
-    p.add_argument("--preset", default="quick", choices=PRESETS)
+    p.add_argument("--preset", default="quick", choices=list(PRESETS))
     add_runs_and_seed(p)
     add_common(p)
 

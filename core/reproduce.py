@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,12 @@ import numpy as np
 
 from core.baselines import GEOM, SCORE_KEY, get_method, method_title, paper_method, parse_methods, run_baseline
 from core.data import RECORDS, ImageDataset, load_dataset, parse_class
-from core.experiment import RunRequest, run_name, run_one_class
+from core.config import PRESETS
+from core.experiment import RunRequest, run_one_class
 from core.metrics import mean_sem
 from core.paper_tables import METRICS, paper_value
-from core.runs import RunInfo, find_runs, is_complete, read_run, results_root, run_dir
+from core.runs import (RunInfo, find_runs, is_complete, read_run, results_root, run_dir, run_folder_name,
+                       run_seed_pattern)
 
 METRIC_TITLES = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 PAPER_TABLE_NUMBER = {"auroc": 1, "aupr_in": 2, "aupr_out": 3}
@@ -43,11 +44,6 @@ RunEvent = Callable[[str, int, int, RunInfo, bool], None]  # (method, class, see
 def score_key(run: RunInfo) -> str:
     """The metrics.json / scores.npz key of a run's main normality score."""
     return run.meta.get("score_key") or ("dirichlet" if run.meta.get("method", GEOM) == GEOM else SCORE_KEY)
-
-
-def run_seed_pattern(preset: str) -> re.Pattern[str]:
-    """Folder names of plain preset runs (``quick-seed3``), not runs with overrides (``quick-steps100-seed0``)."""
-    return re.compile(rf"^{re.escape(preset)}-seed(\d+)$")
 
 
 def seeds_for(method: str, runs: int, seed: int) -> list[int]:
@@ -292,7 +288,7 @@ class ReproduceResult:
 
 
 def expected_run_dir(root: Path, method: str, data: ImageDataset, cls: int, preset: str, seed: int) -> Path:
-    return run_dir(root, method, data.name, cls, f"{preset}-seed{seed}")
+    return run_dir(root, method, data.name, cls, run_folder_name(preset, seed))
 
 
 def run_or_reuse(method: str, data: ImageDataset, cls: int, preset: str, seed: int, device: str = "auto",
@@ -304,7 +300,6 @@ def run_or_reuse(method: str, data: ImageDataset, cls: int, preset: str, seed: i
         return read_run(path), False
     if method == GEOM:
         request = RunRequest(data.name, cls, preset, seed, device, data_dir, out)
-        assert run_name(request) == path.name
         return run_one_class(request, stage=stage), True
     return run_baseline(get_method(method), data.name, cls, preset, seed, device, data_dir, out,
                         progress=progress, stage=stage, data=data), True
@@ -324,8 +319,8 @@ def reproduce(dataset: str, methods: str | list[str], preset: str = "quick", run
         raise ValueError(f"--runs must be at least 1, got {runs}")
     method_list = parse_methods(methods)
     data = load_dataset(dataset, data_dir)  # fail fast on a missing dataset, before any training
-    if preset not in ("paper", "quick", "tiny"):
-        raise ValueError(f"unknown preset {preset!r}; choose one of paper, quick, tiny")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     wanted = list(range(data.num_classes)) if not classes else [parse_class(data, c) for c in classes]
     root = results_root(out)
     seeds = {m: seeds_for(m, runs, seed) for m in method_list}

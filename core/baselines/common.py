@@ -27,17 +27,16 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 import torch
 
-from core.config import check_known_fields
+from core.config import PRESETS, check_known_fields
 from core.data import ImageDataset, as_model_input, load_dataset, parse_class
 from core.experiment import test_subset
 from core.metrics import detection_metrics
 from core.runs import (CheckpointError, RunInfo, atomic_torch_save, read_checkpoint_dict, results_root, run_dir,
-                       run_meta, write_run)
+                       run_folder_name, run_meta, write_run)
 from core.train import resolve_device
 
 CHECKPOINT_FORMAT = "geom-baseline/1"
 SCORE_KEY = "score"  # the scores.npz / metrics.json key of a baseline's normality score
-BASELINE_PRESETS = ("paper", "quick", "tiny")
 
 ProgressFn = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -78,7 +77,7 @@ class Baseline:
     paper_method: ClassVar[str]  # the paper's column (core.paper_tables), e.g. "raw-ocsvm"
     title: ClassVar[str]  # shown in tables and charts
     config_cls: ClassVar[type[BaselineConfig]] = BaselineConfig
-    presets: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in BASELINE_PRESETS}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in PRESETS}  # GEOM's preset names
     needs_selection: ClassVar[bool] = False  # hindsight: fit() needs labelled selection images
     run_once: ClassVar[bool] = False  # the paper ran it once (OC-SVMs); reproduce runs one seed
     min_train_images: ClassVar[int] = 2
@@ -185,12 +184,6 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # ----- one-vs-all runs ---------------------------------------------------------------------------
-def baseline_run_name(preset: str, seed: int, overrides: tuple[tuple[str, Any], ...] = ()) -> str:
-    """The same folder name GEOM uses (core.experiment.run_name): ``<preset>[-<k><v>...]-seed<seed>``."""
-    tag = "".join(f"-{k}{v}" for k, v in overrides)
-    return f"{preset}{tag}-seed{seed}"
-
-
 def run_baseline(cls: type[Baseline], dataset: str, normal_class: int | str, preset: str = "quick", seed: int = 0,
                  device: str = "auto", data_dir: str | None = None, out: str | None = None,
                  overrides: tuple[tuple[str, Any], ...] = (), progress: ProgressFn | None = None,
@@ -223,6 +216,6 @@ def run_baseline(cls: type[Baseline], dataset: str, normal_class: int | str, pre
     meta.update(paper_method=cls.paper_method, title=cls.title, score_key=SCORE_KEY, hindsight=cls.needs_selection,
                 fit=det.fit_info)
     scores = {"test_index": index, "labels": data.y_test[index], "is_normal": is_normal, SCORE_KEY: score}
-    path = run_dir(results_root(out), cls.method, data.name, c, baseline_run_name(preset, seed, overrides))
+    path = run_dir(results_root(out), cls.method, data.name, c, run_folder_name(preset, seed, overrides))
     say(f"saving to {path}")
     return write_run(path, meta, metrics, scores, det.save)
