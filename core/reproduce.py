@@ -2,8 +2,7 @@
 
 ``reproduce(...)`` walks every normal class of a dataset, and for each method and seed either
 reuses a complete run folder (``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/``) or trains
-one (GEOM through :func:`core.experiment.run_one_class`, baselines through
-:func:`core.baselines.run_baseline`). Run folders are written atomically, so an interrupted
+one (through its detector's ``run_one_vs_all``, :mod:`core.base_detector`). Run folders are written atomically, so an interrupted
 reproduce loses at most the run in progress and the next call picks up where it stopped.
 
 Tables follow the paper's layout: one per metric (AUROC, AUPR-in, AUPR-out), a row per normal class
@@ -23,10 +22,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.baselines import GEOM, SCORE_KEY, get_method, method_title, paper_method, parse_methods, run_baseline
+from core.baselines import DETECTORS, GEOM, SCORE_KEY, detector_class, method_title, paper_method, parse_methods
 from core.data import RECORDS, ImageDataset, load_dataset, parse_class
 from core.config import PRESETS
-from core.experiment import RunRequest, run_one_class
 from core.metrics import mean_sem
 from core.paper_tables import METRICS, paper_value
 from core.runs import (RunInfo, find_runs, is_complete, read_run, results_root, run_dir, run_folder_name,
@@ -43,12 +41,13 @@ RunEvent = Callable[[str, int, int, RunInfo, bool], None]  # (method, class, see
 
 def score_key(run: RunInfo) -> str:
     """The metrics.json / scores.npz key of a run's main normality score."""
-    return run.meta.get("score_key") or ("dirichlet" if run.meta.get("method", GEOM) == GEOM else SCORE_KEY)
+    detector = DETECTORS.get(run.meta.get("method", GEOM))
+    return run.meta.get("score_key") or (detector.score_key if detector is not None else SCORE_KEY)
 
 
 def seeds_for(method: str, runs: int, seed: int) -> list[int]:
     """Seeds to run: ``runs`` of them, or only the first for methods the paper ran once (the OC-SVMs)."""
-    if method != GEOM and get_method(method).run_once:
+    if detector_class(method).run_once:
         return [seed]
     return list(range(seed, seed + runs))
 
@@ -298,11 +297,8 @@ def run_or_reuse(method: str, data: ImageDataset, cls: int, preset: str, seed: i
     path = expected_run_dir(results_root(out), method, data, cls, preset, seed)
     if is_complete(path):
         return read_run(path), False
-    if method == GEOM:
-        request = RunRequest(data.name, cls, preset, seed, device, data_dir, out)
-        return run_one_class(request, stage=stage), True
-    return run_baseline(get_method(method), data.name, cls, preset, seed, device, data_dir, out,
-                        progress=progress, stage=stage, data=data), True
+    return detector_class(method).run_one_vs_all(data, cls, preset, seed, device, data_dir, out,
+                                                 stage=stage, progress=progress), True
 
 
 def reproduce(dataset: str, methods: str | list[str], preset: str = "quick", runs: int = 1, seed: int = 0,
