@@ -15,9 +15,10 @@ from core.train import TrainProgress
 class ProgressBar:
     """``update(fraction, text)`` from any loop; ``train`` and ``score`` fit the engine's callbacks."""
 
-    def __init__(self, label: str, stream: TextIO = sys.stderr) -> None:
-        self.label, self.stream = label, stream
-        self.tty = stream.isatty()
+    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+        # sys.stderr looked up now, not when this module was imported: it may have been replaced since
+        self.label, self.stream = label, stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty()
         self._last_decile = -1
 
     def train(self, p: TrainProgress) -> None:
