@@ -1,4 +1,4 @@
-"""Entry point of ``python -m core``; see core/cli.py for the commands."""
+"""Entry point of ``python -m core``; see core/cli/ for the commands."""
 
 import sys
 

@@ -1,10 +1,10 @@
 """Keep glibc from handing PyTorch's CPU buffers back to the kernel after every batch.
 
 By default glibc serves allocations above a moving threshold with fresh mmap()s and trims the heap
-as soon as they are freed, so every forward pass on the CPU page-faults its activations in again:
-on the 2-core benchmark machine that was 10-20% of wall time spent in the kernel and scoring ran at
-about 7,000 transformed images/s. Serving buffers up to 32 MB from the heap and keeping up to 1 GB
-of freed memory for reuse took scoring to about 11,000 images/s (``python -m bench.overhead``).
+as soon as they are freed, so every forward pass on the CPU page-faults its activations in again.
+Serving buffers up to 32 MB from the heap and keeping up to 1 GB of freed memory for reuse avoids
+that; ``python -m bench.overhead`` measures the gain, and the README's "Measured" section keeps the
+figures.
 
 The cost is that a long-lived process keeps up to that much freed memory. ``GEOM_MALLOC_TUNING=0``
 turns this off; on other C libraries and platforms it does nothing.

@@ -5,17 +5,13 @@ on the score should make it look more like that class. The paper trained on MNIS
 transforms, started from a '0', and after 200 steps the '0' had deformed towards a '3'; a '3' start
 stayed a '3'.
 
-The score has to be differentiable in the pixels, so it is recomputed here in torch from the
-detector's public parts (``model``, ``transforms``, ``alphas``) rather than through
-``GeomDetector.score`` (numpy, inference mode, possibly bf16): softmax of the model on all k
-transforms of x, then
+The score has to be differentiable in the pixels: :meth:`GeomDetector.differentiable_score`
+recomputes it in torch (fp32, eval mode) from the softmax of the model on all k transforms of x:
 
 - simplified: mean_t p_t(T_t(x)), the probability of the right transform;
-- Dirichlet: sum_t (alpha_t - 1) . log p(T_t(x)), from the log-softmax itself, which equals
-  ``GeomDetector.score`` (float64 softmax, clipped only below float64's range) to rounding.
+- Dirichlet: sum_t (alpha_t - 1) . log p(T_t(x)).
 
-The model runs in eval mode (BatchNorm uses its running statistics, so each image's score is its
-own) and in fp32. :mod:`core.explain` differentiates the same functions.
+:mod:`core.explain` differentiates the same score.
 """
 
 from __future__ import annotations
@@ -35,43 +31,9 @@ from core.train import ProgressFn
 AscentProgressFn = Callable[[int, int, float], None]  # (step, steps, current score of the first image)
 
 
-def _fitted_model(det: GeomDetector) -> torch.nn.Module:
-    if det.model is None:
-        raise RuntimeError("this detector is not fitted: call fit() or GeomDetector.load() first")
-    det.model.eval()
-    return det.model
-
-
-def transform_log_probs(det: GeomDetector, x: torch.Tensor) -> torch.Tensor:
-    """(N, k, k) log-softmax: row t of image n is log y(T_t(x_n)), differentiable in x (fp32)."""
-    model = _fitted_model(det)
-    n, k = x.shape[0], len(det.transforms)
-    logits = model(det.transforms.apply_all(x.to(det.device)).contiguous())
-    return F.log_softmax(logits.float(), dim=1).view(n, k, k)
-
-
-def score_from_log_probs(log_p: torch.Tensor, det: GeomDetector, method: str = "simple") -> torch.Tensor:
-    """(N,) normality score (higher = more normal) from (N, k, k) log-probabilities, in torch."""
-    if method == "simple":
-        return torch.diagonal(log_p.exp(), dim1=1, dim2=2).mean(1)
-    if method == "dirichlet":
-        if det.alphas is None:
-            raise RuntimeError("the Dirichlet score needs a fitted detector")
-        alphas = torch.as_tensor(det.alphas, dtype=log_p.dtype, device=log_p.device)
-        return ((alphas - 1.0) * log_p).sum((-1, -2))
-    raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
-
-
 def normality_score(det: GeomDetector, x: torch.Tensor, method: str = "simple") -> torch.Tensor:
     """Differentiable GEOM normality score of a float batch (N, C, H, W) in [-1, 1] -> (N,)."""
-    return score_from_log_probs(transform_log_probs(det, x), det, method)
-
-
-def score_function(det: GeomDetector, method: str = "simple") -> Callable[[torch.Tensor], torch.Tensor]:
-    """``x -> normality_score(det, x, method)``: the forward function attribution methods take."""
-    if method not in SCORE_METHODS:
-        raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
-    return lambda x: normality_score(det, x, method)
+    return det.differentiable_score(x, method)
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -97,11 +59,9 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 class AscentSettings:
     """The knobs of the optimisation: the paper's 200 steps on the simplified score.
 
-    Defaults measured on the Figure 1 preset (MNIST '3', flip x rotations; 4 '0' and 4 '3' starts, a
-    logistic-regression digit classifier as the judge): step 0.05 with sigma-1 smoothing of every
-    pixel's update turned 3 of 4 '0's into images classified as '3' (p >= 0.99) and kept all four
-    '3's '3's. Keeping only the top 20% of |grad * x| (the authors' setting, at their pixel scale)
-    changed the '0's less (2 of 4 classified '3'); smaller steps (0.02) likewise.
+    The defaults were chosen on the Figure 1 preset (MNIST '3', flip x rotations, '0' and '3' starts,
+    a digit classifier as the judge): smoothed updates of every pixel moved the '0's towards '3's
+    more than keeping only the top 20% of |grad * x| (the authors' setting) or smaller steps did.
     """
 
     steps: int = 200
@@ -193,8 +153,8 @@ def gradient_ascent(det: GeomDetector, images: np.ndarray | torch.Tensor, settin
     for step in range(s.steps + 1):
         x.requires_grad_(True)
         with torch.enable_grad():
-            log_p = transform_log_probs(det, x)
-            values = {m: score_from_log_probs(log_p, det, m) for m in SCORE_METHODS}
+            log_p = det.log_softmax_matrix(x)
+            values = {m: det.score_log_softmax(log_p, m) for m in SCORE_METHODS}
             grad, = torch.autograd.grad(values[s.method].sum(), x)
         x = x.detach()
         for m, v in values.items():

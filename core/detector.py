@@ -1,8 +1,13 @@
 """GeomDetector: the trained transform classifier plus its per-transform Dirichlet fits.
 
-Two score conventions, named so nobody mixes them up:
+It implements :class:`core.base_detector.BaseDetector` like every baseline. Two score conventions,
+named so nobody mixes them up:
 - ``score(x)``: GEOM's normality score, higher = more normal (the paper's n_S(x)).
 - ``decision_function(x)``: its negation, higher = more anomalous (scikit-learn / PyOD convention).
+
+Gradient ascent and attributions need the score as a differentiable function of the pixels:
+:meth:`GeomDetector.log_softmax_matrix` and :meth:`GeomDetector.differentiable_score` recompute it
+in torch (fp32, eval mode) instead of the numpy path (inference mode, possibly bf16).
 
 A checkpoint is one dict of tensors and plain values, loaded with ``weights_only=True`` so opening a
 file never runs code from it.
@@ -13,10 +18,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+
+from core.base_detector import BaseDetector
 
 from core.config import GeomConfig
 from core.data import as_model_input
@@ -32,6 +40,10 @@ from core.train import (
     train_classifier,
 )
 from core.wrn import WideResNet, inference_copy
+
+if TYPE_CHECKING:
+    from core.data import ImageDataset
+    from core.runs import RunInfo
 
 CHECKPOINT_FORMAT = "geom-detector/1"
 SCORE_METHODS = ("dirichlet", "simple")
@@ -49,11 +61,14 @@ class ScoreSummary:
     mean_softmax_anomalous: np.ndarray  # (k, k) the same for the anomalies
 
 
-class GeomDetector:
+class GeomDetector(BaseDetector):
     """Fit on normal images, then score any image by how well its transforms are recognised."""
+
+    method, paper_method, title, score_key = "geom", "geom", "GEOM", "dirichlet"
 
     def __init__(self, config: GeomConfig, device: str | torch.device = "auto") -> None:
         self.config = config
+        self.input_shape = (config.in_channels, config.image_size, config.image_size)
         self.device = resolve_device(device)
         self.transforms = config.transform_set()
         self.model: torch.nn.Module | None = None
@@ -66,7 +81,7 @@ class GeomDetector:
             score_progress: ScoreProgressFn | None = None) -> "GeomDetector":
         """Train the classifier on normal images, then fit one Dirichlet per transform."""
         x = as_model_input(x_normal)
-        self._check_shape(x)
+        self.check_shape(x)
         rng = np.random.default_rng(self.config.seed)
         if self.config.max_train_images is not None and len(x) > self.config.max_train_images:
             x = x[torch.from_numpy(np.sort(rng.choice(len(x), self.config.max_train_images, replace=False)))]
@@ -80,31 +95,40 @@ class GeomDetector:
         self.alphas = fit_dirichlet(np.transpose(p, (1, 0, 2)))
         return self
 
+    @classmethod
+    def run_one_vs_all(cls, data: ImageDataset, normal_class: int, preset: str, seed: int, device: str = "auto",
+                       data_dir: str | None = None, out: str | None = None,
+                       stage: Callable[[str], None] | None = None,
+                       progress: Callable[[float, str], None] | None = None) -> RunInfo:
+        """core.experiment.run_one_class (imported here: it builds on this module); ``progress`` is not
+        used, since GEOM reports training steps, not fractions of a fit."""
+        from core.experiment import RunRequest, run_one_class
+
+        return run_one_class(RunRequest(data.name, normal_class, preset, seed, device, data_dir, out), stage=stage)
+
     # ----- scoring -------------------------------------------------------------------------------
-    def _require_fitted(self) -> torch.nn.Module:
-        if self.model is None:
-            raise RuntimeError("this detector is not fitted: call fit() or GeomDetector.load() first")
+    @property
+    def is_fitted(self) -> bool:
+        return self.model is not None
+
+    def _fitted_model(self) -> torch.nn.Module:
+        self.require_fitted()
+        assert self.model is not None
         return self.model
 
     def inference_model(self) -> torch.nn.Module:
         """The BN-folded copy of a WRN (other networks as they are), rebuilt when ``self.model`` is replaced."""
-        model = self._require_fitted()
+        model = self._fitted_model()
         if self._scorer is None or self._scorer[0] is not model:
             fmt = memory_format(self.device, self._dtype)
             scorer = inference_copy(model) if isinstance(model, WideResNet) else model
             self._scorer = (model, scorer.to(self.device, memory_format=fmt))
         return self._scorer[1]
 
-    def _check_shape(self, x: torch.Tensor) -> None:
-        want = (self.config.in_channels, self.config.image_size, self.config.image_size)
-        if tuple(x.shape[1:]) != want:
-            raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this detector, which expects {want}")
-
     def _softmax_batches(self, x: np.ndarray | torch.Tensor, progress: ScoreProgressFn | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start index, softmax (b, k, k)) over batches of images, each expanded to its k transforms."""
+        x = self.prepare(x)
         model = self.inference_model()
-        x = as_model_input(x)
-        self._check_shape(x)
         k = len(self.transforms)
         fmt = memory_format(self.device, self._dtype)
         b = self.config.score_batch_images or (256 if self.device.type == "cuda" else 8)
@@ -139,19 +163,61 @@ class GeomDetector:
             return simple_score(softmax)
         raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
 
-    def score(self, x: np.ndarray | torch.Tensor, method: str = "dirichlet") -> np.ndarray:
-        """GEOM's normality score, higher = more normal."""
-        return self.score_softmax(self.softmax_matrix(x), method)
-
     def decision_function(self, x: np.ndarray | torch.Tensor, method: str = "dirichlet") -> np.ndarray:
         """Anomaly score, higher = more anomalous (the negated normality score)."""
-        return -self.score(x, method)
+        return -self.score_softmax(self.softmax_matrix(x), method)
+
+    def score(self, x: np.ndarray | torch.Tensor, method: str = "dirichlet") -> np.ndarray:
+        """GEOM's normality score, higher = more normal."""
+        return -self.decision_function(x, method)
+
+    # ----- the score as a differentiable function of the pixels (ascent, attributions) -------------
+    def _eval_model(self) -> torch.nn.Module:
+        """The trained network in eval mode: BatchNorm uses its running statistics, so each image's
+        score is its own."""
+        model = self._fitted_model()
+        model.eval()
+        return model
+
+    def log_softmax_matrix(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, k, k) log-softmax: row t of image n is log y(T_t(x_n)), differentiable in x (fp32)."""
+        model = self._eval_model()
+        n, k = x.shape[0], len(self.transforms)
+        logits = model(self.transforms.apply_all(x.to(self.device)).contiguous())
+        return F.log_softmax(logits.float(), dim=1).view(n, k, k)
+
+    def score_log_softmax(self, log_p: torch.Tensor, method: str = "simple") -> torch.Tensor:
+        """(N,) normality score from (N, k, k) log-probabilities, in torch.
+
+        The Dirichlet score is taken from the log-softmax itself, which equals :meth:`score` (float64
+        softmax, clipped only below float64's range) to rounding.
+        """
+        if method == "simple":
+            return torch.diagonal(log_p.exp(), dim1=1, dim2=2).mean(1)
+        if method == "dirichlet":
+            if self.alphas is None:
+                raise RuntimeError("the Dirichlet score needs a fitted detector")
+            alphas = torch.as_tensor(self.alphas, dtype=log_p.dtype, device=log_p.device)
+            return ((alphas - 1.0) * log_p).sum((-1, -2))
+        raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
+
+    def differentiable_score(self, x: torch.Tensor, method: str = "simple") -> torch.Tensor:
+        """Normality score of a float batch (N, C, H, W) in [-1, 1] -> (N,), differentiable in x."""
+        return self.score_log_softmax(self.log_softmax_matrix(x), method)
+
+    def transform_log_prob(self, x: torch.Tensor, t_idx: torch.Tensor) -> torch.Tensor:
+        """(N,) log p_t(T_t(x_n)) with t = t_idx[n]: how surely the classifier recognises transform t."""
+        model = self._eval_model()
+        t_idx = t_idx.to(x.device).long()
+        logits = model(self.transforms.apply(x, t_idx).contiguous())
+        return F.log_softmax(logits.float(), dim=1).gather(1, t_idx.view(-1, 1)).squeeze(1)
 
     def summarise(self, x: np.ndarray | torch.Tensor, is_normal: np.ndarray | None = None,
                   progress: ScoreProgressFn | None = None) -> ScoreSummary:
         """Both scores, per-transform correctness and group-mean softmax in one pass over ``x``."""
         if self.alphas is None:
-            raise RuntimeError("this detector is not fitted: call fit() or GeomDetector.load() first")
+            self.require_fitted()
+            raise RuntimeError("this detector has no Dirichlet fits yet: fit() has not finished")
         n = len(x)
         k = len(self.transforms)
         normal = np.ones(n, bool) if is_normal is None else np.asarray(is_normal, bool)
@@ -173,7 +239,7 @@ class GeomDetector:
     # ----- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
         """Write the checkpoint atomically: a crash mid-write never leaves a half file behind."""
-        model = self._require_fitted()
+        model = self._fitted_model()
         state = {
             "format": CHECKPOINT_FORMAT,
             "config": self.config.to_dict(),

@@ -17,7 +17,7 @@ from core.data import ImageDataset, load_dataset, parse_class
 from core.detector import SCORE_METHODS, GeomDetector, ScoreProgressFn
 from core.metrics import detection_metrics
 from core.paper_tables import paper_value
-from core.runs import RunInfo, results_root, run_dir, run_meta, write_run
+from core.runs import RunInfo, results_root, run_dir, run_folder_name, run_meta, write_run
 from core.train import ProgressFn, resolve_precision
 
 StageFn = Callable[[str], None]
@@ -56,15 +56,11 @@ def config_for(request: RunRequest, data: ImageDataset) -> GeomConfig:
     return replace(cfg, **dict(request.overrides)) if request.overrides else cfg
 
 
-def run_name(request: RunRequest) -> str:
-    tag = "".join(f"-{k}{v}" for k, v in request.overrides)
-    return f"{request.preset}{tag}-seed{request.seed}"
-
-
 def run_path(request: RunRequest, data: ImageDataset, normal_class: int) -> Path:
     """The folder run_one_class writes for ``request``: known before training, so the explorer can key
     a training job by it and two sessions asking for the same run share one job."""
-    return run_dir(results_root(request.out), "geom", data.name, normal_class, run_name(request))
+    return run_dir(results_root(request.out), "geom", data.name, normal_class,
+                   run_folder_name(request.preset, request.seed, request.overrides))
 
 
 def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
@@ -125,6 +121,3 @@ def result_line(run: RunInfo, method: str = "dirichlet") -> dict[str, Any]:
         "run_dir": str(run.path),
     }
 
-
-def load_detector(run: RunInfo, device: str = "auto") -> GeomDetector:
-    return GeomDetector.load(Path(run.model_path), device)

@@ -24,10 +24,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from captum.attr import IntegratedGradients, Occlusion, Saliency
 
-from core.ascent import _fitted_model, normality_score
+from core.ascent import normality_score
 from core.data import as_model_input
 from core.detector import SCORE_METHODS, GeomDetector
 
@@ -91,17 +90,12 @@ class _Counted:
 
 def transform_log_prob(det: GeomDetector, x: torch.Tensor, t_idx: torch.Tensor) -> torch.Tensor:
     """(N,) log p_t(T_t(x_n)) with t = t_idx[n]: how surely the classifier recognises transform t."""
-    model = _fitted_model(det)
-    t_idx = t_idx.to(x.device).long()
-    logits = model(det.transforms.apply(x, t_idx).contiguous())
-    return F.log_softmax(logits.float(), dim=1).gather(1, t_idx.view(-1, 1)).squeeze(1)
+    return det.transform_log_prob(x, t_idx)
 
 
 def _prepare(det: GeomDetector, images: np.ndarray | torch.Tensor) -> torch.Tensor:
     x = as_model_input(images).detach().to(det.device, torch.float32)
-    want = (det.config.in_channels, det.config.image_size, det.config.image_size)
-    if tuple(x.shape[1:]) != want:
-        raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this detector, which expects {want}")
+    det.check_shape(x)
     return x
 
 

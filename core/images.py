@@ -1,10 +1,10 @@
 """Turn an uploaded image file into one dataset-shaped uint8 image, the way training data were made.
 
 A detector only means something on inputs prepared like its training images: same channels, same
-size, same padding. core/data.py decodes folder datasets (and CIFAR / Cats-vs-Dogs JPEGs) by
-converting to "L" or "RGB", then scaling the shorter side (BOX filter when shrinking, bilinear when
-enlarging) and centre-cropping; MNIST-like sets are 28x28 digits zero-padded to 32; ``digits`` is
-8x8 at 17 grey levels, bilinear-upsampled to 32. :func:`load_image_file` mirrors each of those.
+size, same padding. core.data decodes folder datasets (and CIFAR / Cats-vs-Dogs JPEGs) by
+converting to "L" or "RGB", then :func:`core.data.decode.fit_square`; MNIST-like sets are 28x28
+digits zero-padded to 32; ``digits`` is 8x8 at 17 grey levels, bilinear-upsampled to 32. Each
+dataset's record says which (``DatasetRecord.upload``), and :func:`load_image_file` mirrors it.
 
 Uploads come from anyone, so everything that can go wrong becomes an :class:`ImageFileError` with a
 message fit to show a user: not an image, truncated or corrupt, too many bytes, too many pixels (a
@@ -29,19 +29,17 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.bitdepth import to_8bit
-from core.data import to_model_input
+from core.data import find_record, to_model_input
+from core.data.decode import fit_square
 from core.detector import GeomDetector
 from core.dirichlet import dirichlet_contributions
 
-__all__ = ["ImageFileError", "ImageReport", "MAX_FILE_BYTES", "MAX_PIXELS", "MNIST_LIKE", "describe_preparation",
-           "inspect_image", "load_image_file", "open_image", "should_invert", "to_dataset_shape"]
+__all__ = ["ImageFileError", "ImageReport", "MAX_FILE_BYTES", "MAX_PIXELS", "describe_preparation", "inspect_image", "load_image_file", "open_image", "should_invert", "to_dataset_shape"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 """Larger uploads are refused before decoding: no sensible image for a 32x32 model is that big."""
 MAX_PIXELS = 50_000_000
 """Larger images are refused from the header alone (a small file can claim a huge canvas)."""
-MNIST_LIKE = frozenset({"mnist", "fashion_mnist"})
-"""Datasets stored as 28x28 images zero-padded to 32x32 (core.data._load_mnist_like)."""
 
 class ImageFileError(ValueError):
     """An uploaded file that cannot be used as an image; the message is meant for the user."""
@@ -111,14 +109,14 @@ def to_dataset_shape(img: Image.Image, channels: int, size: int, dataset: str | 
         raise ValueError(f"size must be positive, got {size}")
     mode = "L" if channels == 1 else "RGB"
     img = _to_mode(img, mode, background)
-    name = _dataset_key(dataset)
-    if name in MNIST_LIKE and size > 4:
-        inner = _fit_square(img, size - 4)
+    preparation = _preparation(dataset)
+    if preparation == "pad28" and size > 4:
+        inner = fit_square(img, size - 4)
         arr = np.pad(np.asarray(inner, np.uint8), ((2, 2), (2, 2)) + ((0, 0),) * (channels == 3), constant_values=0)
-    elif name == "digits":
+    elif preparation == "digits8":
         arr = _like_sklearn_digits(img, size)
     else:
-        arr = np.asarray(_fit_square(img, size), np.uint8)
+        arr = np.asarray(fit_square(img, size), np.uint8)
     arr = np.ascontiguousarray(arr, dtype=np.uint8)
     return arr[..., None] if arr.ndim == 2 else arr
 
@@ -126,21 +124,19 @@ def to_dataset_shape(img: Image.Image, channels: int, size: int, dataset: str | 
 def describe_preparation(channels: int, size: int, dataset: str | None = None) -> str:
     """One line telling a user what :func:`to_dataset_shape` does to an upload for this dataset."""
     colour = "greyscale" if channels == 1 else "colour"
-    name = _dataset_key(dataset)
-    if name in MNIST_LIKE and size > 4:
+    preparation = _preparation(dataset)
+    if preparation == "pad28" and size > 4:
         return (f"{colour}; shorter side scaled to {size - 4} and centre-cropped, then a 2-pixel black border "
                 f"added to make {size} x {size}, as the 28 x 28 digits were padded")
-    if name == "digits":
+    if preparation == "digits8":
         return f"{colour}; reduced to 8 x 8 at 17 grey levels, then enlarged to {size} x {size}, as scikit-learn's digits were"
     return f"{colour}; shorter side scaled to {size} and centre-cropped to {size} x {size}"
 
 
-def _dataset_key(dataset: str | None) -> str:
-    """Registry spelling, as core.data accepts it: case-insensitive, '-' for '_'."""
-    if not dataset:
-        return ""
-    key = dataset.strip().lower().replace("-", "_").replace(" ", "_")
-    return {"fashionmnist": "fashion_mnist"}.get(key, key)
+def _preparation(dataset: str | None) -> str:
+    """How ``dataset``'s record says uploads are prepared; the generic fit for folders and unknown names."""
+    record = find_record(dataset)
+    return record.upload if record is not None else "fit"
 
 
 def _to_mode(img: Image.Image, mode: str, background: int) -> Image.Image:
@@ -158,22 +154,13 @@ def _to_mode(img: Image.Image, mode: str, background: int) -> Image.Image:
     return img if img.mode == mode else img.convert(mode)
 
 
-def _fit_square(img: Image.Image, size: int) -> Image.Image:
-    """Scale the shorter side to ``size`` and centre-crop, as core.data decodes training images."""
-    if img.size == (size, size):
-        return img
-    shrink = min(img.size) >= size
-    method = Image.Resampling.BOX if shrink else Image.Resampling.BILINEAR
-    return ImageOps.fit(img, (size, size), method=method)
-
-
 def _like_sklearn_digits(img: Image.Image, size: int) -> np.ndarray:
     """Mirror core.data's ``digits``: 8x8 at 17 grey levels (0..16), then bilinear to size x size.
 
     Without this an upload would be far sharper than any training image, and look anomalous for
     that reason alone.
     """
-    small = np.asarray(_fit_square(img, 8), np.float64)
+    small = np.asarray(fit_square(img, 8), np.float64)
     levels = np.rint(small * (16.0 / 255.0))
     small = np.clip(np.rint(levels * (255.0 / 16.0)), 0, 255).astype(np.uint8)
     if small.ndim == 2:

@@ -2,8 +2,7 @@
 
 ``reproduce(...)`` walks every normal class of a dataset, and for each method and seed either
 reuses a complete run folder (``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/``) or trains
-one (GEOM through :func:`core.experiment.run_one_class`, baselines through
-:func:`core.baselines.run_baseline`). Run folders are written atomically, so an interrupted
+one (through its detector's ``run_one_vs_all``, :mod:`core.base_detector`). Run folders are written atomically, so an interrupted
 reproduce loses at most the run in progress and the next call picks up where it stopped.
 
 Tables follow the paper's layout: one per metric (AUROC, AUPR-in, AUPR-out), a row per normal class
@@ -16,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,17 +22,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from core.baselines import GEOM, SCORE_KEY, get_method, method_title, paper_method, parse_methods, run_baseline
-from core.data import ImageDataset, load_dataset, parse_class
-from core.experiment import RunRequest, run_name, run_one_class
+from core.baselines import DETECTORS, GEOM, SCORE_KEY, detector_class, method_title, paper_method, parse_methods
+from core.data import RECORDS, ImageDataset, load_dataset, parse_class
+from core.config import PRESETS
 from core.metrics import mean_sem
 from core.paper_tables import METRICS, paper_value
-from core.runs import RunInfo, find_runs, is_complete, read_run, results_root, run_dir
+from core.runs import (RunInfo, find_runs, is_complete, read_run, results_root, run_dir, run_folder_name,
+                       run_seed_pattern)
 
 METRIC_TITLES = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 PAPER_TABLE_NUMBER = {"auroc": 1, "aupr_in": 2, "aupr_out": 3}
-DATASET_TITLES = {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10",
-                  "cifar100": "CIFAR-100 (20 superclasses)", "cats_vs_dogs": "Cats-vs-Dogs", "digits": "digits (8x8)"}
+DATASET_TITLES = {name: record.title for name, record in RECORDS.items()}
 DEFAULT_TABLES_DIR = Path("benchmarks") / "results"
 AVG = "avg"
 
@@ -43,17 +41,13 @@ RunEvent = Callable[[str, int, int, RunInfo, bool], None]  # (method, class, see
 
 def score_key(run: RunInfo) -> str:
     """The metrics.json / scores.npz key of a run's main normality score."""
-    return run.meta.get("score_key") or ("dirichlet" if run.meta.get("method", GEOM) == GEOM else SCORE_KEY)
-
-
-def run_seed_pattern(preset: str) -> re.Pattern[str]:
-    """Folder names of plain preset runs (``quick-seed3``), not runs with overrides (``quick-steps100-seed0``)."""
-    return re.compile(rf"^{re.escape(preset)}-seed(\d+)$")
+    detector = DETECTORS.get(run.meta.get("method", GEOM))
+    return run.meta.get("score_key") or (detector.score_key if detector is not None else SCORE_KEY)
 
 
 def seeds_for(method: str, runs: int, seed: int) -> list[int]:
     """Seeds to run: ``runs`` of them, or only the first for methods the paper ran once (the OC-SVMs)."""
-    if method != GEOM and get_method(method).run_once:
+    if detector_class(method).run_once:
         return [seed]
     return list(range(seed, seed + runs))
 
@@ -293,7 +287,7 @@ class ReproduceResult:
 
 
 def expected_run_dir(root: Path, method: str, data: ImageDataset, cls: int, preset: str, seed: int) -> Path:
-    return run_dir(root, method, data.name, cls, f"{preset}-seed{seed}")
+    return run_dir(root, method, data.name, cls, run_folder_name(preset, seed))
 
 
 def run_or_reuse(method: str, data: ImageDataset, cls: int, preset: str, seed: int, device: str = "auto",
@@ -303,12 +297,8 @@ def run_or_reuse(method: str, data: ImageDataset, cls: int, preset: str, seed: i
     path = expected_run_dir(results_root(out), method, data, cls, preset, seed)
     if is_complete(path):
         return read_run(path), False
-    if method == GEOM:
-        request = RunRequest(data.name, cls, preset, seed, device, data_dir, out)
-        assert run_name(request) == path.name
-        return run_one_class(request, stage=stage), True
-    return run_baseline(get_method(method), data.name, cls, preset, seed, device, data_dir, out,
-                        progress=progress, stage=stage, data=data), True
+    return detector_class(method).run_one_vs_all(data, cls, preset, seed, device, data_dir, out,
+                                                 stage=stage, progress=progress), True
 
 
 def reproduce(dataset: str, methods: str | list[str], preset: str = "quick", runs: int = 1, seed: int = 0,
@@ -325,8 +315,8 @@ def reproduce(dataset: str, methods: str | list[str], preset: str = "quick", run
         raise ValueError(f"--runs must be at least 1, got {runs}")
     method_list = parse_methods(methods)
     data = load_dataset(dataset, data_dir)  # fail fast on a missing dataset, before any training
-    if preset not in ("paper", "quick", "tiny"):
-        raise ValueError(f"unknown preset {preset!r}; choose one of paper, quick, tiny")
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
     wanted = list(range(data.num_classes)) if not classes else [parse_class(data, c) for c in classes]
     root = results_root(out)
     seeds = {m: seeds_for(m, runs, seed) for m in method_list}

@@ -105,6 +105,21 @@ def run_dir(root: Path, method: str, dataset: str, normal_class: int, name: str)
     return root / method / safe_dataset_dirname(dataset) / str(normal_class) / name
 
 
+def run_folder_name(preset: str, seed: int, overrides: tuple[tuple[str, Any], ...] = ()) -> str:
+    """A run folder's own name, for every method: ``<preset>[-<field><value>...]-seed<seed>``.
+
+    Overrides of the preset's config go into the name, so a run with ``steps=100`` never reuses
+    (or overwrites) the plain preset's folder.
+    """
+    tag = "".join(f"-{k}{v}" for k, v in overrides)
+    return f"{preset}{tag}-seed{seed}"
+
+
+def run_seed_pattern(preset: str) -> re.Pattern[str]:
+    """Folder names of plain preset runs (``quick-seed3``), not runs with overrides (``quick-steps100-seed0``)."""
+    return re.compile(rf"^{re.escape(preset)}-seed(\d+)$")
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """A finished run as read back from disk (scores and model are loaded on demand)."""

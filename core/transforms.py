@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, NamedTuple, Sequence
+from typing import Callable, Iterable, NamedTuple, Sequence
 
 import numpy as np
 import torch
@@ -129,17 +129,12 @@ class TransformSet:
 
     @classmethod
     def by_name(cls, name: str, image_size: int = 32) -> "TransformSet":
-        """Look a set up by the name used in configs and on the command line."""
-        if name == "paper72":
-            return cls.paper(image_size)
-        if name == "flip":
-            return cls.flip()
-        if name == "rot4":
-            return cls.rotations()
-        if name == "flip_rot8":
-            return cls.flip_rotations()
-        if name.startswith("translate") and name[len("translate"):].isdigit():
-            return cls.translate(int(name[len("translate"):]))
+        """Look a set up by the name used in configs and on the command line (see :data:`TRANSFORM_SETS`)."""
+        named = TRANSFORM_SETS.get(name)
+        if named is not None and named.build is not None:
+            return named.build(image_size)
+        if name.startswith(TRANSLATE) and name[len(TRANSLATE):].isdigit():
+            return cls.translate(int(name[len(TRANSLATE):]))
         raise ValueError(
             f"unknown transform set {name!r}; choose one of {', '.join(TRANSFORM_SET_NAMES)} "
             "(translateN for any N pixels)"
@@ -192,7 +187,27 @@ class TransformSet:
         return torch.gather(flat, 3, idx).reshape(n * k, c, h, w)
 
 
-TRANSFORM_SET_NAMES: tuple[str, ...] = ("paper72", "flip", "translateN", "rot4", "flip_rot8")
+class NamedSet(NamedTuple):
+    """A transform set that configs and the command line name."""
+
+    description: str  # for people choosing one (the ablation page lists these)
+    build: Callable[[int], TransformSet] | None  # image side in pixels -> the set; None: the name takes a number
+
+
+TRANSLATE = "translate"
+"""The one family with a parameter: ``translate<N>`` shifts by N pixels."""
+
+TRANSFORM_SETS: dict[str, NamedSet] = {
+    "paper72": NamedSet("the paper's 72: flip × 3×3 translations × 4 rotations", TransformSet.paper),
+    "flip": NamedSet("identity + horizontal flip", lambda _size: TransformSet.flip()),
+    TRANSLATE: NamedSet("identity + horizontal translation", None),
+    "rot4": NamedSet("4 rotations", lambda _size: TransformSet.rotations()),
+    "flip_rot8": NamedSet("flip × 4 rotations", lambda _size: TransformSet.flip_rotations()),
+}
+"""Every named set, in the order they are offered: the one place their names are declared."""
+
+TRANSFORM_SET_NAMES: tuple[str, ...] = tuple(f"{n}N" if n == TRANSLATE else n for n in TRANSFORM_SETS)
+"""The names as users write them (``translateN`` for any N)."""
 
 
 @lru_cache(maxsize=64)

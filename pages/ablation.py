@@ -12,11 +12,11 @@ from core.ablation import (PAPER_ABLATIONS, AblationSpec, ablation_data, paper_a
 from core.data import DATASETS, DataError, load_dataset, resolve_data_dir
 from core.metrics import mean_sem
 from core.train import TrainProgress
+from core.transforms import TRANSFORM_SETS
 from explorer import state
 from explorer.figures.section6 import confusion_figure, seed_auroc_figure, transform_examples_figure
 
-SETS = {"flip": "identity + horizontal flip", "translate": "identity + horizontal translation",
-        "rot4": "4 rotations", "flip_rot8": "flip × 4 rotations", "custom": "custom list"}
+SETS = {**{name: s.description for name, s in TRANSFORM_SETS.items() if name != "paper72"}, "custom": "custom list"}
 NETWORK_NAMES = {"small_cnn": "small CNN (dense head)", "wrn": "WRN-10-1 (global pooling)"}
 MAX_CACHED = 64
 NO_BAR = {"displayModeBar": False}

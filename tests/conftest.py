@@ -50,7 +50,7 @@ TINY_DATASET, TINY_CLASS = "digits", 3
 
 
 # The modules a run's numbers depend on: a cached tiny run is retrained when any of them changes.
-_RUN_MODULES = ("config", "data", "detector", "dirichlet", "experiment", "runs", "train", "transforms", "wrn")
+_RUN_MODULES = ("base_detector", "config", "data", "detector", "dirichlet", "experiment", "runs", "train", "transforms", "wrn")
 
 
 def _run_fingerprint() -> str:
@@ -62,7 +62,9 @@ def _run_fingerprint() -> str:
     h = hashlib.sha256(torch.__version__.encode())
     for name in _RUN_MODULES:
         h.update(name.encode())
-        h.update((REPO_ROOT / "core" / f"{name}.py").read_bytes())
+        package = REPO_ROOT / "core" / name
+        for path in sorted(package.glob("*.py")) if package.is_dir() else [package.with_suffix(".py")]:
+            h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from core import data as D
+from core.data import cifar10 as cifar10_source
 from core.data import DataError, ImageDataset, load_dataset, parse_class, to_model_input
 
 
@@ -308,7 +309,7 @@ def test_jpeg_tree_cache_is_written_atomically_and_reused(tmp_path, monkeypatch)
     def no_decoding(*args, **kwargs):
         raise AssertionError("should have used the cache")
 
-    monkeypatch.setattr(D, "_decode_many", no_decoding)
+    monkeypatch.setattr(cifar10_source, "decode_many", no_decoding)
     D.clear_memory_cache()
     second = load_dataset("cifar10", data_dir=tmp_path / "data")
     assert np.array_equal(first.x_train, second.x_train) and np.array_equal(first.y_test, second.y_test)

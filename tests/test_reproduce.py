@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import core.baselines.common as baseline_runs
+import core.experiment as experiment
 import core.reproduce as rp
 from core.cli import main
 from core.data import FASHION_MNIST_CLASSES, load_dataset
@@ -113,8 +115,8 @@ def _forbid_training(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         calls["baseline"] += 1
         raise AssertionError("a baseline was trained although its run folder was complete")
 
-    monkeypatch.setattr(rp, "run_one_class", geom)
-    monkeypatch.setattr(rp, "run_baseline", baseline)
+    monkeypatch.setattr(experiment, "run_one_class", geom)
+    monkeypatch.setattr(baseline_runs, "run_baseline", baseline)
     return calls
 
 
@@ -126,7 +128,7 @@ def no_geom_training(monkeypatch: pytest.MonkeyPatch) -> None:
         _fake_geom_run(root, int(request.normal_class), request.seed)
         return find_runs(root / "geom" / "digits" / str(request.normal_class))[0]
 
-    monkeypatch.setattr(rp, "run_one_class", fake)
+    monkeypatch.setattr(experiment, "run_one_class", fake)
 
 
 def test_resume_trains_nothing_the_second_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -153,7 +155,7 @@ def test_resume_trains_nothing_the_second_time(tmp_path: Path, monkeypatch: pyte
 
 def test_interrupted_reproduce_loses_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "runs"
-    real = rp.run_baseline
+    real = baseline_runs.run_baseline
     count = {"n": 0}
 
     def flaky(*args, **kwargs):
@@ -162,7 +164,7 @@ def test_interrupted_reproduce_loses_nothing(tmp_path: Path, monkeypatch: pytest
             raise KeyboardInterrupt  # Ctrl-C in the middle of the third fit
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(rp, "run_baseline", flaky)
+    monkeypatch.setattr(baseline_runs, "run_baseline", flaky)
     kwargs = dict(dataset="digits", methods="raw-ocsvm", preset="tiny", device="cpu", out=str(out),
                   tables_dir=tmp_path / "t", classes=[0, 1])
     with pytest.raises(KeyboardInterrupt):
@@ -170,7 +172,7 @@ def test_interrupted_reproduce_loses_nothing(tmp_path: Path, monkeypatch: pytest
     done = find_runs(out)
     assert len(done) == 2
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no half-written folder left behind
-    monkeypatch.setattr(rp, "run_baseline", real)
+    monkeypatch.setattr(baseline_runs, "run_baseline", real)
     result = reproduce(**kwargs)
     assert (result.trained, result.reused) == (2, 2)
 

@@ -1,6 +1,7 @@
-"""The paper's baselines behind GEOM's detector interface, and their registry.
+"""The method registry: GEOM and the paper's baselines, all behind one detector interface.
 
-``METHODS`` maps a method name (also the run folder's ``<method>`` level) to its class:
+``DETECTORS`` maps every method name (also the run folder's ``<method>`` level) to its
+:class:`core.base_detector.BaseDetector` class, GEOM first; ``METHODS`` holds the baselines:
 
 ============================  ===========================================================
 raw-ocsvm-hindsight           RBF OC-SVM on pixels, nu/gamma picked by test AUROC (the paper)
@@ -11,8 +12,8 @@ deep-svdd                     One-Class Deep SVDD (Ruff et al. 2018), the paper'
 ============================  ===========================================================
 
 Aliases expand to several methods: ``raw-ocsvm`` and ``cae-ocsvm`` to both modes, ``baselines`` to
-all of them. ``geom`` (the paper's method, core.experiment) is not a baseline but every list of
-methods accepts it.
+all of them. Everything a table or ``reproduce`` needs of a method (title, the paper's column,
+how many seeds, its score's key, how to run it) is a class attribute of its detector.
 """
 
 from __future__ import annotations
@@ -25,22 +26,26 @@ from core.baselines.common import (
     read_checkpoint,
     run_baseline,
 )
+from core.base_detector import BaseDetector
 from core.baselines.deep_svdd import DeepSVDD
 from core.baselines.ocsvm import CAEOCSVMFair, CAEOCSVMHindsight, RawOCSVMFair, RawOCSVMHindsight
+from core.detector import GeomDetector
 
 METHODS: dict[str, type[Baseline]] = {
     cls.method: cls for cls in (RawOCSVMHindsight, RawOCSVMFair, CAEOCSVMHindsight, CAEOCSVMFair, DeepSVDD)
 }
-GEOM = "geom"
+GEOM = GeomDetector.method
+DETECTORS: dict[str, type[BaseDetector]] = {GEOM: GeomDetector, **METHODS}
 ALIASES: dict[str, tuple[str, ...]] = {
     "raw-ocsvm": ("raw-ocsvm-hindsight", "raw-ocsvm-fair"),
     "cae-ocsvm": ("cae-ocsvm-hindsight", "cae-ocsvm-fair"),
     "baselines": tuple(METHODS),
 }
-ALL_METHODS: tuple[str, ...] = (GEOM, *METHODS)
+ALL_METHODS: tuple[str, ...] = tuple(DETECTORS)
 
-__all__ = ["ALIASES", "ALL_METHODS", "GEOM", "METHODS", "SCORE_KEY", "Baseline", "BaselineConfig", "BaselineFitError",
-           "get_method", "load_baseline", "parse_methods", "paper_method", "method_title", "run_baseline"]
+__all__ = ["ALIASES", "ALL_METHODS", "DETECTORS", "GEOM", "METHODS", "SCORE_KEY", "Baseline", "BaselineConfig",
+           "BaselineFitError", "detector_class", "get_method", "load_baseline", "parse_methods", "paper_method",
+           "method_title", "run_baseline"]
 
 
 def _valid() -> str:
@@ -52,8 +57,16 @@ def get_method(name: str) -> type[Baseline]:
     try:
         return METHODS[name]
     except KeyError:
-        hint = " (geom is not a baseline: use core.experiment.run_one_class)" if name == GEOM else ""
+        hint = f" ({name} is not a baseline: use core.experiment.run_one_class)" if name in DETECTORS else ""
         raise ValueError(f"unknown baseline {name!r}{hint}; valid baselines: {', '.join(METHODS)}") from None
+
+
+def detector_class(name: str) -> type[BaseDetector]:
+    """The detector class of any method, GEOM included; an unknown name lists the valid ones."""
+    try:
+        return DETECTORS[name]
+    except KeyError:
+        raise ValueError(f"unknown method {name!r}; valid methods: {_valid()}") from None
 
 
 def parse_methods(text: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -75,11 +88,11 @@ def parse_methods(text: str | list[str] | tuple[str, ...]) -> list[str]:
 
 def paper_method(method: str) -> str:
     """The paper's column for a method (both OC-SVM modes compare with the paper's hindsight column)."""
-    return GEOM if method == GEOM else get_method(method).paper_method
+    return detector_class(method).paper_method
 
 
 def method_title(method: str) -> str:
-    return "GEOM" if method == GEOM else get_method(method).title
+    return detector_class(method).title
 
 
 def load_baseline(path, device: str = "auto") -> Baseline:

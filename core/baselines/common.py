@@ -1,15 +1,10 @@
-"""What every baseline shares: the detector interface, configs with presets, checkpoints, run folders.
+"""What every baseline shares: configs with presets, checkpoints, run folders.
 
-A baseline mirrors :class:`core.detector.GeomDetector` so the CLI, ``reproduce`` and the explorer
-treat every method alike:
-
-- ``fit(x_normal)`` on the normal class's training images (uint8 ``(N, H, W, C)`` or a float
-  ``(N, C, H, W)`` tensor in [-1, 1]). Hindsight-mode baselines also need a labelled selection set
-  (``x_select``, ``is_normal_select``): the paper picked their hyperparameters by test AUROC.
-- ``score(x)``: normality score, higher = more normal.
-- ``decision_function(x)``: its negation, higher = more anomalous (scikit-learn / PyOD).
-- ``save(path)`` / ``load(path)``: one ``torch.save`` dict of tensors and plain values, opened with
-  ``weights_only=True``; :func:`core.baselines.load_baseline` dispatches on the stored method.
+A baseline implements :class:`core.base_detector.BaseDetector`, as :class:`core.detector.GeomDetector`
+does, so the CLI, ``reproduce`` and the explorer treat every method alike. Hindsight-mode baselines
+also need a labelled selection set in ``fit`` (``x_select``, ``is_normal_select``): the paper picked
+their hyperparameters by test AUROC. :func:`core.baselines.load_baseline` opens any baseline's
+checkpoint by its stored method.
 
 A run of a baseline is written with :func:`core.runs.write_run` in the GEOM layout
 ``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/`` and its ``scores.npz`` holds
@@ -22,22 +17,23 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import asdict, dataclass, replace
+from abc import abstractmethod
 from typing import Any, Callable, ClassVar
 
 import numpy as np
 import torch
 
-from core.config import check_known_fields
+from core.base_detector import BaseDetector
+from core.config import PRESETS, check_known_fields
 from core.data import ImageDataset, as_model_input, load_dataset, parse_class
 from core.experiment import test_subset
 from core.metrics import detection_metrics
 from core.runs import (CheckpointError, RunInfo, atomic_torch_save, read_checkpoint_dict, results_root, run_dir,
-                       run_meta, write_run)
+                       run_folder_name, run_meta, write_run)
 from core.train import resolve_device
 
 CHECKPOINT_FORMAT = "geom-baseline/1"
 SCORE_KEY = "score"  # the scores.npz / metrics.json key of a baseline's normality score
-BASELINE_PRESETS = ("paper", "quick", "tiny")
 
 ProgressFn = Callable[[float, str], None]  # (fraction done in [0, 1], what is happening)
 
@@ -71,16 +67,13 @@ class BaselineConfig:
         return cls(**values)
 
 
-class Baseline:
-    """The interface every baseline implements (see the module docstring)."""
+class Baseline(BaseDetector):
+    """A baseline: subclasses supply ``_fit``, ``_score`` and their checkpoint state."""
 
-    method: ClassVar[str]  # run-folder method name, e.g. "raw-ocsvm-hindsight"
-    paper_method: ClassVar[str]  # the paper's column (core.paper_tables), e.g. "raw-ocsvm"
-    title: ClassVar[str]  # shown in tables and charts
+    score_key = SCORE_KEY
     config_cls: ClassVar[type[BaselineConfig]] = BaselineConfig
-    presets: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in BASELINE_PRESETS}
+    presets: ClassVar[dict[str, dict[str, Any]]] = {p: {} for p in PRESETS}  # GEOM's preset names
     needs_selection: ClassVar[bool] = False  # hindsight: fit() needs labelled selection images
-    run_once: ClassVar[bool] = False  # the paper ran it once (OC-SVMs); reproduce runs one seed
     min_train_images: ClassVar[int] = 2
 
     def __init__(self, config: BaselineConfig | None = None, device: str | torch.device = "auto") -> None:
@@ -121,38 +114,41 @@ class Baseline:
         self._fit(x, select, progress or (lambda _f, _t: None))
         return self
 
+    @abstractmethod
     def _fit(self, x: torch.Tensor, select: tuple[torch.Tensor, np.ndarray] | None, progress: ProgressFn) -> None:
-        raise NotImplementedError
+        """Fit on the (subsampled, checked) normal images; ``select``: the hindsight selection set."""
 
-    def score(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Normality score, higher = more normal."""
-        if self.input_shape is None:
-            raise RuntimeError(f"this {self.method} is not fitted: call fit() or load() first")
-        x = as_model_input(x)
-        if tuple(x.shape[1:]) != self.input_shape:
-            raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this {self.method}, "
-                             f"which was fitted on {self.input_shape}")
-        return np.asarray(self._score(x), dtype=np.float64)
-
-    def _score(self, x: torch.Tensor) -> np.ndarray:
-        raise NotImplementedError
+    @property
+    def is_fitted(self) -> bool:
+        return self.input_shape is not None
 
     def decision_function(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Anomaly score, higher = more anomalous (the negated normality score)."""
-        return -self.score(x)
+        return -np.asarray(self._score(self.prepare(x)), dtype=np.float64)
+
+    @abstractmethod
+    def _score(self, x: torch.Tensor) -> np.ndarray:
+        """Normality score of checked model input, higher = more normal."""
+
+    @classmethod
+    def run_one_vs_all(cls, data: ImageDataset, normal_class: int, preset: str, seed: int, device: str = "auto",
+                       data_dir: str | None = None, out: str | None = None,
+                       stage: Callable[[str], None] | None = None, progress: ProgressFn | None = None) -> RunInfo:
+        return run_baseline(cls, data.name, normal_class, preset, seed, device, data_dir, out,
+                            progress=progress, stage=stage, data=data)
 
     # ----- persistence ---------------------------------------------------------------------------
+    @abstractmethod
     def _state(self) -> dict[str, Any]:
-        """Tensors and plain values that rebuild the fitted model (subclasses)."""
-        raise NotImplementedError
+        """Tensors and plain values that rebuild the fitted model."""
 
+    @abstractmethod
     def _load_state(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Rebuild the fitted model from :meth:`_state`'s values."""
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the checkpoint atomically (temporary file, then one rename)."""
-        if self.input_shape is None:
-            raise RuntimeError(f"this {self.method} is not fitted: nothing to save")
+        self.require_fitted()
         state = {
             "format": CHECKPOINT_FORMAT,
             "method": self.method,
@@ -185,12 +181,6 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # ----- one-vs-all runs ---------------------------------------------------------------------------
-def baseline_run_name(preset: str, seed: int, overrides: tuple[tuple[str, Any], ...] = ()) -> str:
-    """The same folder name GEOM uses (core.experiment.run_name): ``<preset>[-<k><v>...]-seed<seed>``."""
-    tag = "".join(f"-{k}{v}" for k, v in overrides)
-    return f"{preset}{tag}-seed{seed}"
-
-
 def run_baseline(cls: type[Baseline], dataset: str, normal_class: int | str, preset: str = "quick", seed: int = 0,
                  device: str = "auto", data_dir: str | None = None, out: str | None = None,
                  overrides: tuple[tuple[str, Any], ...] = (), progress: ProgressFn | None = None,
@@ -223,6 +213,6 @@ def run_baseline(cls: type[Baseline], dataset: str, normal_class: int | str, pre
     meta.update(paper_method=cls.paper_method, title=cls.title, score_key=SCORE_KEY, hindsight=cls.needs_selection,
                 fit=det.fit_info)
     scores = {"test_index": index, "labels": data.y_test[index], "is_normal": is_normal, SCORE_KEY: score}
-    path = run_dir(results_root(out), cls.method, data.name, c, baseline_run_name(preset, seed, overrides))
+    path = run_dir(results_root(out), cls.method, data.name, c, run_folder_name(preset, seed, overrides))
     say(f"saving to {path}")
     return write_run(path, meta, metrics, scores, det.save)

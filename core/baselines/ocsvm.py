@@ -29,8 +29,8 @@ Conventions, following the authors' code (experiments.py, ``_raw_ocsvm_experimen
 Speed: the 90 grid fits share one squared-distance matrix per class (train x train and test x
 train, computed once with BLAS), and each gamma exponentiates it once; libsvm then runs on the
 precomputed kernel. This is the same RBF SVM as ``OneClassSVM(kernel='rbf', gamma=g)`` (a test pins
-it): on a busy 2-core VM one native RBF fit of a Fashion-MNIST class took 535 s, the whole 90-fit
-grid about 200 s. A fitted model is stored as its RBF expansion
+it), and the whole 90-fit grid costs less than one native RBF fit. A fitted model is stored as its
+RBF expansion
 (support vectors, dual coefficients, intercept, gamma), so scoring needs no scikit-learn object
 and the checkpoint loads with ``weights_only=True``.
 """
@@ -247,7 +247,7 @@ class CAEOCSVM(_OCSVM):
     config_cls = CAEOCSVMConfig
     presets = {
         "paper": {"epochs": 200},  # the authors' 200 epochs of Adam on MSE
-        "quick": {"epochs": 10},  # CPU-sized: about 2 min of autoencoder training per class on 2 cores
+        "quick": {"epochs": 10},  # CPU-sized: minutes of autoencoder training per class (README, "Measured")
         "tiny": {"epochs": 1, "max_train_images": 300, "max_test_images": 600},
     }
 

@@ -14,24 +14,21 @@ import json
 import sys
 
 from core.baselines import ALIASES, ALL_METHODS, METHODS, SCORE_KEY, get_method, run_baseline
-from core.cli import ProgressBar, add_common, add_runs_and_seed, chosen_classes, command, print_table, summary_line
+from core.cli.commands import command
+from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
+from core.config import PRESETS
 from core.data import DATASETS, load_dataset
 from core.paper_tables import paper_value
-from core.reproduce import DEFAULT_TABLES_DIR, METRIC_TITLES, reproduce, score_key, table_markdown
+from core.reproduce import DEFAULT_TABLES_DIR, reproduce, score_key, table_markdown
+from core.progress import ProgressBar
 from core.runs import RunInfo
-
-PRESETS = ("paper", "quick", "tiny")
-
-
-def _bar_progress(bar: ProgressBar):
-    return lambda fraction, text: bar._draw(fraction, text)
 
 
 def add_reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--methods", default="geom,raw-ocsvm",
                    help=f"comma-separated: {', '.join(ALL_METHODS)}; aliases {', '.join(ALIASES)} (default: geom,raw-ocsvm)")
-    p.add_argument("--preset", default="quick", choices=PRESETS, help="paper (GPU), quick (CPU) or tiny (seconds)")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS), help="paper (GPU), quick (CPU) or tiny (seconds)")
     add_runs_and_seed(p, "runs per class (seeds seed..seed+runs-1); OC-SVMs run once, as in the paper")
     p.add_argument("--classes", help="comma-separated class indices or names (default: every class)")
     p.add_argument("--tables-dir", default=str(DEFAULT_TABLES_DIR), help="where the CSV / Markdown tables go (default: %(default)s)")
@@ -54,9 +51,11 @@ def reproduce_command(args: argparse.Namespace) -> int:
 
     bar = ProgressBar("  fit")
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    if not args.tables_only:
+        tidy_results(args.out)
     result = reproduce(args.dataset, args.methods, args.preset, args.runs, args.seed, args.device, args.data_dir,
                        args.out, args.tables_dir, classes, train=not args.tables_only, on_run=on_run,
-                       stage=lambda msg: print(f"  {msg}", file=sys.stderr), progress=_bar_progress(bar))
+                       stage=lambda msg: print(f"  {msg}", file=sys.stderr), progress=bar.update)
     for table in result.tables:
         print(table_markdown(table))
     print(json.dumps({"dataset": result.tables[0].dataset, "preset": args.preset, "trained": result.trained,
@@ -69,7 +68,7 @@ def add_baseline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--normal-class", required=True, help="class index or name, or 'all' for every class")
-    p.add_argument("--preset", default="quick", choices=PRESETS)
+    p.add_argument("--preset", default="quick", choices=list(PRESETS))
     add_runs_and_seed(p)
     add_common(p)
 
@@ -78,12 +77,14 @@ def add_baseline_args(p: argparse.ArgumentParser) -> None:
 def baseline_command(args: argparse.Namespace) -> int:
     cls_ = get_method(args.method)  # unknown name -> ValueError listing the valid ones
     data = load_dataset(args.dataset, args.data_dir)
+    classes = chosen_classes(data, args.normal_class)
+    tidy_results(args.out)
     lines = []
-    for c in chosen_classes(data, args.normal_class):
+    for c in classes:
         for r in range(args.runs):
             bar = ProgressBar(f"{args.method} class {c} seed {args.seed + r}")
             run = run_baseline(cls_, data.name, c, args.preset, args.seed + r, args.device, args.data_dir, args.out,
-                               progress=_bar_progress(bar), stage=lambda msg: print(f"  {msg}", file=sys.stderr), data=data)
+                               progress=bar.update, stage=lambda msg: print(f"  {msg}", file=sys.stderr), data=data)
             m, meta = run.metrics[SCORE_KEY], run.meta
             paper = paper_value(meta["dataset"], meta["normal_class"], "auroc", cls_.paper_method)
             lines.append({
@@ -99,5 +100,3 @@ def baseline_command(args: argparse.Namespace) -> int:
     print(json.dumps(summary))
     return 0
 
-
-__all__ = ["METRIC_TITLES", "baseline_command", "reproduce_command"]

@@ -2,7 +2,7 @@
 
 Bad numbers are refused while the command line is parsed, so argparse's message names the option
 (``argument --steps: must be at least 1, got 0``) and nothing has been loaded or trained yet. Each
-check lives here once; the verbs in core/cli.py, core/baselines_cli.py and core/section6_cli.py
+check lives here once; the verbs in core/cli/run.py, core/cli/reproduce.py and core/cli/section6.py
 only pick one.
 """
 

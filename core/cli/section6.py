@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
 from core.ablation import PAPER_ABLATIONS, AblationSpec, run_ablation_seeds, with_overrides
-from core.cli import ProgressBar, add_data_and_device, command
-from core.cli_args import fraction, int_at_least, non_negative_float, non_negative_int, positive_float, positive_int
+from core.cli.args import fraction, int_at_least, non_negative_float, non_negative_int, positive_float, positive_int
+from core.cli.commands import command
+from core.cli.common import add_data_and_device
 from core.config import NETWORKS
 from core.data import load_dataset
 from core.detector import SCORE_METHODS, GeomDetector
+from core.pictures import write_ascent, write_attribution
+from core.progress import ProgressBar
 from core.runs import read_run
 
 
@@ -57,9 +59,9 @@ def ablation_command(args: argparse.Namespace) -> int:
 
     def progress(i: int, n: int, p) -> None:
         if p is not None:
-            bar._draw((i + p.fraction) / n, f"seed {i + 1}/{n} step {p.step}/{p.total_steps} loss {p.loss:.3f}")
+            bar.update((i + p.fraction) / n, f"seed {i + 1}/{n} step {p.step}/{p.total_steps} loss {p.loss:.3f}")
         else:
-            bar._draw(i / n, f"{i}/{n} seeds done")
+            bar.update(i / n, f"{i}/{n} seeds done")
 
     summary = run_ablation_seeds(spec, seeds, args.data_dir, args.device, progress)
     names = summary.runs[0].transform_names
@@ -147,37 +149,13 @@ def ascent_command(args: argparse.Namespace) -> int:
         image, label = _test_image(dataset, args.data_dir, index)
         source = str(run.path)
     bar = ProgressBar("ascent")
-    result = gradient_ascent(det, image, settings, lambda s, n, v: bar._draw(s / n, f"step {s}/{n} score {v:.4f}"))
+    result = gradient_ascent(det, image, settings, lambda s, n, v: bar.update(s / n, f"step {s}/{n} score {v:.4f}"))
     if args.out:
         write_ascent(result, args.out)
     line = {"source": source, "dataset": dataset, "index": index, "label": label, **asdict(settings),
             **{k: round(v, 6) for k, v in result.summary().items()}, "out": args.out}
     print(json.dumps(line))
     return 0
-
-
-def write_ascent(result, out: str) -> None:
-    from core.ascent import to_uint8
-
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if _suffix(out, (".png", ".npz")) == ".npz":
-        np.savez_compressed(path, frames=result.frames, frame_steps=np.array(result.frame_steps),
-                            difference=result.difference, **{f"curve_{m}": c for m, c in result.curves.items()})
-        return
-    from PIL import Image
-
-    frames = to_uint8(result.frames[:, 0])  # (F, H, W, C) of the first image
-    diff = result.difference[0].sum(0)
-    lim = max(float(np.abs(diff).max()), 1e-6)
-    red = np.clip(255 * diff / lim, 0, 255)
-    blue = np.clip(-255 * diff / lim, 0, 255)
-    diff_rgb = np.stack([255 - blue, 255 - red - blue, 255 - red], -1).clip(0, 255).astype(np.uint8)
-    tiles = [np.repeat(f, 3, -1) if f.shape[-1] == 1 else f for f in frames] + [diff_rgb]
-    h = tiles[0].shape[0]
-    gap = np.full((h, 2, 3), 255, np.uint8)
-    strip = np.concatenate([t for tile in tiles for t in (tile, gap)][:-1], axis=1)
-    Image.fromarray(strip).resize((strip.shape[1] * 3, h * 3), Image.Resampling.NEAREST).save(path)
 
 
 # ----- explain --------------------------------------------------------------------------------------
@@ -206,7 +184,7 @@ def explain_command(args: argparse.Namespace) -> int:
     det, run, meta = _run_detector(args.run, args.device)
     image, label = _test_image(meta["dataset"], args.data_dir, args.index)
     bar = ProgressBar(f"{args.method}")
-    progress = lambda d, n: bar._draw(d / n, f"{d}/{n} forward passes")  # noqa: E731
+    progress = lambda d, n: bar.update(d / n, f"{d}/{n} forward passes")  # noqa: E731
     if args.transform is None:
         attr = explain_score(det, image, settings, progress)
     else:
@@ -219,27 +197,3 @@ def explain_command(args: argparse.Namespace) -> int:
             "convergence_delta": None if attr.delta is None else round(float(attr.delta[0]), 6), "out": args.out}
     print(json.dumps(line))
     return 0
-
-
-def write_attribution(attr, image: np.ndarray, out: str) -> None:
-    path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if _suffix(out, (".png", ".npz")) == ".npz":
-        np.savez_compressed(path, maps=attr.maps, value=attr.value, baseline_value=attr.baseline_value,
-                            image=image, **({} if attr.delta is None else {"delta": attr.delta}))
-        return
-    from PIL import Image
-
-    m = attr.pixel_maps()[0]
-    lim = max(float(np.abs(m).max()), 1e-12)
-    red, blue = np.clip(255 * m / lim, 0, 255), np.clip(-255 * m / lim, 0, 255)
-    heat = np.stack([255 - blue, 255 - red - blue, 255 - red], -1).clip(0, 255).astype(np.uint8)
-    img = np.repeat(image, 3, -1) if image.shape[-1] == 1 else image
-    strip = np.concatenate([img, np.full((img.shape[0], 2, 3), 255, np.uint8), heat], axis=1)
-    Image.fromarray(strip).resize((strip.shape[1] * 4, strip.shape[0] * 4), Image.Resampling.NEAREST).save(path)
-
-
-if __name__ == "__main__":  # python -m core.section6_cli ... works too
-    from core.cli import main
-
-    sys.exit(main(sys.argv[1:]))

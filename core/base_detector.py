@@ -1,0 +1,93 @@
+"""The interface every detector implements, GEOM and the paper's baselines alike (PyOD's BaseDetector).
+
+- ``fit(x_normal, ...)`` on the normal class's training images (uint8 ``(N, H, W, C)`` or a float
+  ``(N, C, H, W)`` tensor in [-1, 1]).
+- ``decision_function(x)``: anomaly score, higher = more anomalous (scikit-learn / PyOD).
+- ``score(x)``: its negation, the normality score, higher = more normal (the paper's n_S(x)).
+- ``save(path)`` / ``load(path)``: one ``torch.save`` dict of tensors and plain values, opened with
+  ``weights_only=True`` so opening a file never runs code from it.
+- ``run_one_vs_all(...)``: the paper's protocol for one normal class, written as a run folder.
+
+The class attributes are what tables, ``reproduce`` and the run folders need to know of a method,
+so nothing outside the registry (:mod:`core.baselines`) asks "is this GEOM?".
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+import numpy as np
+import torch
+
+from core.data import as_model_input
+
+if TYPE_CHECKING:
+    from core.data import ImageDataset
+    from core.runs import RunInfo
+
+
+class BaseDetector(ABC):
+    """Fit on normal images; then a score per image. See the module docstring for the contract."""
+
+    method: ClassVar[str]  # registry name, also the run folder's <method> level, e.g. "raw-ocsvm-hindsight"
+    paper_method: ClassVar[str]  # the paper's column (core.paper_tables), e.g. "raw-ocsvm"
+    title: ClassVar[str]  # shown in tables and charts
+    score_key: ClassVar[str]  # the metrics.json / scores.npz key of its main normality score
+    run_once: ClassVar[bool] = False  # the paper ran it once (OC-SVMs); reproduce runs one seed
+
+    device: torch.device
+
+    @abstractmethod
+    def fit(self, x_normal: np.ndarray | torch.Tensor, *args: Any, **kwargs: Any) -> BaseDetector:
+        """Learn the normal class from its training images; returns self."""
+
+    @abstractmethod
+    def decision_function(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Anomaly score, higher = more anomalous."""
+
+    def score(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Normality score, higher = more normal (the negated anomaly score)."""
+        return -self.decision_function(x)
+
+    @abstractmethod
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the checkpoint atomically (a crash mid-write never leaves half a file)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> BaseDetector:
+        """Open a checkpoint written by :meth:`save`."""
+
+    @classmethod
+    @abstractmethod
+    def run_one_vs_all(cls, data: ImageDataset, normal_class: int, preset: str, seed: int, device: str = "auto",
+                       data_dir: str | None = None, out: str | None = None,
+                       stage: Callable[[str], None] | None = None,
+                       progress: Callable[[float, str], None] | None = None) -> RunInfo:
+        """Fit on one normal class with a preset, score the test set, write and return the run folder."""
+
+    # ----- the checks every method makes, written once ----------------------------------------------
+    input_shape: tuple[int, ...] | None  # (C, H, W) it takes; None while unknown (a baseline learns it in fit)
+
+    @property
+    @abstractmethod
+    def is_fitted(self) -> bool:
+        """Whether the model exists (by fit() or load()), so it can score."""
+
+    def require_fitted(self) -> None:
+        if not self.is_fitted:
+            raise RuntimeError(f"this detector is not fitted: call fit() or {type(self).__name__}.load() first")
+
+    def check_shape(self, x: torch.Tensor) -> None:
+        want = self.input_shape
+        if tuple(x.shape[1:]) != want:
+            raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this detector, which expects {want}")
+
+    def prepare(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Images as model input, refused when the detector is not fitted or they are shaped otherwise."""
+        self.require_fitted()
+        x = as_model_input(x)
+        self.check_shape(x)
+        return x

@@ -1,0 +1,64 @@
+"""What several verbs share: their common options, the class choice, the results table they print."""
+
+from __future__ import annotations
+
+import argparse
+
+from core.cli.args import device_arg, non_negative_int, positive_int
+from core.data import ImageDataset, parse_class
+from core.runs import recover_interrupted_writes, results_root
+from core.train import DEVICE_CHOICES
+
+
+def add_data_and_device(p: argparse.ArgumentParser) -> None:
+    """--data-dir and --device, which every verb that loads data or a model takes."""
+    p.add_argument("--data-dir", help="dataset folder (default: $GEOM_DATA_DIR, else ~/.cache/geom/data)")
+    p.add_argument("--device", type=device_arg, default="auto", help=f"{DEVICE_CHOICES} (auto: the GPU if present)")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    add_data_and_device(p)
+    p.add_argument("--out", help="results folder (default: $GEOM_RESULTS_DIR, else ./results)")
+
+
+def add_runs_and_seed(p: argparse.ArgumentParser, runs_help: str = "independent runs (seeds seed..seed+runs-1)") -> None:
+    p.add_argument("--runs", type=positive_int, default=1, help=runs_help)
+    p.add_argument("--seed", type=non_negative_int, default=0, help="first seed (0 or more)")
+
+
+def chosen_classes(data: ImageDataset, normal_class: str) -> list[int]:
+    """--normal-class as label ids, checked before anything trains: every class for 'all'."""
+    if normal_class.strip().lower() == "all":
+        return list(range(data.num_classes))
+    return [parse_class(data, normal_class)]
+
+
+def tidy_results(out: str | None) -> None:
+    """Finish or undo what a crash left in the results folder before writing there (as the app does
+    at start-up), so a rerun never trips over a half-swapped run."""
+    recover_interrupted_writes(results_root(out))
+
+
+def print_table(lines: list[dict]) -> None:
+    """Ours beside the paper's Table 1, one row per run."""
+    print(f"{'dataset':<14} {'class':<22} {'seed':>4} {'AUROC':>7} {'paper':>7} {'AUPR-in':>8} {'AUPR-out':>8} {'seconds':>8}")
+    for d in lines:
+        paper = "-" if d["paper_auroc"] is None else f"{100 * d['paper_auroc']:.1f}"
+        label = f"{d['normal_class']} - {d['class_name']}"[:22]
+        print(f"{d['dataset']:<14} {label:<22} {d['seed']:>4} {100 * d['auroc']:7.1f} {paper:>7} "
+              f"{100 * d['aupr_in']:8.1f} {100 * d['aupr_out']:8.1f} {d['seconds']:8.1f}")
+
+
+def summary_line(lines: list[dict]) -> dict:
+    """The final JSON line for several runs: the means, with every run listed."""
+    mean = lambda key: round(sum(d[key] for d in lines) / len(lines), 4)  # noqa: E731
+    return {
+        "dataset": lines[0]["dataset"],
+        "normal_class": sorted({d["normal_class"] for d in lines}),
+        "preset": lines[0]["preset"],
+        "auroc": mean("auroc"),
+        "aupr_in": mean("aupr_in"),
+        "aupr_out": mean("aupr_out"),
+        "seconds": round(sum(d["seconds"] for d in lines), 2),
+        "runs": lines,
+    }
