@@ -13,13 +13,13 @@ import uuid
 from pathlib import Path
 from typing import Any, Hashable, TypeVar
 
-import numpy as np
 import streamlit as st
 
 from core.data import DataError, ImageDataset, load_dataset
 from core.detector import GeomDetector
 from core.runs import (CheckpointError, DamagedRunError, RunInfo, RunScan, read_run, recover_interrupted_writes,
                        resolve_run_folder, results_root, run_roots, scan_runs)
+from core.scores import RunScores
 
 RUN_KEY = "geom_run_path"
 URL_PARAM = "run"  # ?run=<run folder> selects a run (see current_run)
@@ -69,8 +69,9 @@ def detector(run_path: str, mtime: float) -> GeomDetector:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def scores(run_path: str, mtime: float) -> dict[str, np.ndarray]:
-    return read_run(run_path).scores()
+def scores(run_path: str, mtime: float) -> RunScores:
+    """The run's scores; ``mtime`` makes a retrained run in the same folder read afresh."""
+    return RunScores.of(read_run(run_path))
 
 
 class ResultStore:
@@ -192,7 +193,7 @@ def run_detector(run: RunInfo) -> GeomDetector:
         st.stop()
 
 
-def run_scores(run: RunInfo) -> dict[str, np.ndarray]:
+def run_scores(run: RunInfo) -> RunScores:
     """The run's scores, or the loader's message in an error box and a stop (a damaged scores.npz)."""
     try:
         return scores(str(run.path), run_mtime(run))
