@@ -30,7 +30,7 @@ class Case:
     percentile: float  # share of normal test images scoring at or below it, in %
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # arrays have no single truth value: two objects are equal only if the same
 class RunScores:
     """The scored test images of one run, position i in every array being the same image."""
 
