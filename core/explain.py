@@ -12,8 +12,8 @@ all-black image, i.e. the blank canvas of a digit; its attributions sum to f(x) 
 "completeness" checked by the tests), Saliency (|gradient|) and Occlusion (drop in the target when a
 window is painted with the baseline value).
 
-Also here: which test images to explain: a typical normal image (the median score among normal test
-images) and the detector's worst mistakes, from a run's scores. captum is imported only in this module.
+Which test images to explain (a typical normal image, the worst mistakes) is core.scores.RunScores's
+question. captum is imported only in this module.
 """
 
 from __future__ import annotations
@@ -166,48 +166,3 @@ def explain_transforms(det: GeomDetector, image: np.ndarray | torch.Tensor, tran
     per_pass = settings.internal_batch_size * k  # each input is one model image here, not k
     return _attribute(det, xs, lambda inp, t: transform_log_prob(det, inp, t), (t_idx,), settings, per_pass,
                       f"log p(right transform): {names}", progress)
-
-
-# ----- which images to explain -----------------------------------------------------------------------
-def _score_array(scores: dict[str, np.ndarray], method: str) -> np.ndarray:
-    if method not in SCORE_METHODS or method not in scores:
-        raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
-    return np.asarray(scores[method], dtype=np.float64)
-
-
-def typical_normal(scores: dict[str, np.ndarray], method: str = "dirichlet") -> int:
-    """Dataset test index of the normal test image with the median score (a typical normal image)."""
-    s = _score_array(scores, method)
-    normal = np.flatnonzero(np.asarray(scores["is_normal"], bool))
-    if len(normal) == 0:
-        raise ValueError("the run has no normal test images")
-    order = normal[np.argsort(s[normal], kind="stable")]
-    return int(scores["test_index"][order[len(order) // 2]])
-
-
-@dataclass(frozen=True)
-class Case:
-    """One test image of a run with its score and where it ranks."""
-
-    test_index: int  # index into the dataset's test set
-    label: int  # its class
-    score: float
-    percentile: float  # share of normal test images scoring at or below it, in %
-
-
-def worst_cases(scores: dict[str, np.ndarray], method: str = "dirichlet", n: int = 4) -> dict[str, list[Case]]:
-    """The run's worst mistakes (normal = positive): ``false_positives`` are the anomalies with the
-    highest normality scores, ``false_negatives`` the normal images with the lowest."""
-    s = _score_array(scores, method)
-    normal = np.asarray(scores["is_normal"], bool)
-    normal_sorted = np.sort(s[normal])
-
-    def cases(pos: np.ndarray) -> list[Case]:
-        pct = 100 * np.searchsorted(normal_sorted, s[pos], side="right") / max(1, len(normal_sorted))
-        return [Case(int(scores["test_index"][p]), int(scores["labels"][p]), float(s[p]), float(q)) for p, q in zip(pos, pct)]
-
-    anomalous = np.flatnonzero(~normal)
-    normals = np.flatnonzero(normal)
-    fp = anomalous[np.argsort(-s[anomalous], kind="stable")][:n]
-    fn = normals[np.argsort(s[normals], kind="stable")][:n]
-    return {"false_positives": cases(fp), "false_negatives": cases(fn)}

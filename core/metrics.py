@@ -6,6 +6,7 @@ ranks by the negated score.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,36 @@ def rates_at_threshold(is_normal: np.ndarray, scores: np.ndarray, threshold: flo
         "tpr": float(called_normal[y].mean()),
         "fpr": float(called_normal[~y].mean()),
     }
+
+
+def threshold_at_tpr(is_normal: np.ndarray, scores: np.ndarray, tpr: float = 0.95) -> float:
+    """The highest threshold that still calls at least ``tpr`` of the normal images normal.
+
+    Images scoring >= the threshold are called normal (as in rates_at_threshold), so this is
+    the usual "operating point at 95% TPR" used to pick a default threshold.
+    """
+    if not 0 < tpr <= 1:
+        raise ValueError(f"tpr must be in (0, 1], got {tpr}")
+    normal = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(is_normal, bool)])[::-1]
+    if normal.size == 0:
+        raise ValueError("no normal images to set a threshold on")
+    return float(normal[math.ceil(tpr * normal.size) - 1])
+
+
+def auroc_per_class(labels: np.ndarray, is_normal: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    """AUROC of the normal images against each anomalous class alone, keyed by class id.
+
+    A low value names a class the model confuses with the normal one; the overall AUROC is a mix
+    of these weighted by class size. Classes with no anomalous test image are left out.
+    """
+    labels = np.asarray(labels)
+    normal = np.asarray(is_normal, bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    out: dict[int, float] = {}
+    for c in np.unique(labels[~normal]):
+        keep = normal | (labels == c)
+        out[int(c)] = detection_metrics(normal[keep], scores[keep])["auroc"]
+    return out
 
 
 def mean_sem(values: list[float] | np.ndarray) -> tuple[float, float]:

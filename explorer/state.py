@@ -8,22 +8,26 @@ pages or coming back never retrains or rescores, and two sessions share the same
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from pathlib import Path
+from typing import Any, Hashable, TypeVar
 
-import numpy as np
 import streamlit as st
 
 from core.data import DataError, ImageDataset, load_dataset
 from core.detector import GeomDetector
 from core.runs import (CheckpointError, DamagedRunError, RunInfo, RunScan, read_run, recover_interrupted_writes,
                        resolve_run_folder, results_root, run_roots, scan_runs)
+from core.scores import RunScores
 
 RUN_KEY = "geom_run_path"
 URL_PARAM = "run"  # ?run=<run folder> selects a run (see current_run)
 URL_SEEN_KEY = "geom_run_url_seen"
 PROBLEM_KEY = "geom_run_problem"  # why a run named by a link or chosen earlier could not be opened
 SESSION_ID_KEY = "geom_session_id"
+RESULTS_KEPT = 64  # per page, in result_store
+T = TypeVar("T")
 
 
 def data_dir() -> str | None:
@@ -65,8 +69,44 @@ def detector(run_path: str, mtime: float) -> GeomDetector:
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def scores(run_path: str, mtime: float) -> dict[str, np.ndarray]:
-    return read_run(run_path).scores()
+def scores(run_path: str, mtime: float) -> RunScores:
+    """The run's scores; ``mtime`` makes a retrained run in the same folder read afresh."""
+    return RunScores.of(read_run(run_path))
+
+
+class ResultStore:
+    """Results that cost training or many forward passes, shared by every session of the server.
+
+    Keyed by whatever identifies the computation, so the same experiment never runs twice; past
+    ``limit`` entries the oldest goes, so a long-lived server's memory stays bounded however many
+    experiments its visitors try.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()  # sessions run in threads of one process
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+    def get(self, key: Hashable) -> Any:
+        """The stored result, or None (never stored, or dropped since)."""
+        return self._items.get(key)
+
+    def put(self, key: Hashable, value: T) -> T:
+        """Keep ``value`` under ``key``, dropping the oldest results past the limit; returns ``value``."""
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.limit:
+                self._items.pop(next(iter(self._items)))
+        return value
+
+
+@st.cache_resource
+def result_store(page: str) -> ResultStore:
+    """The server-wide store of one page's results, made on first use."""
+    return ResultStore(RESULTS_KEPT)
 
 
 def run_mtime(run: RunInfo) -> float:
@@ -153,7 +193,7 @@ def run_detector(run: RunInfo) -> GeomDetector:
         st.stop()
 
 
-def run_scores(run: RunInfo) -> dict[str, np.ndarray]:
+def run_scores(run: RunInfo) -> RunScores:
     """The run's scores, or the loader's message in an error box and a stop (a damaged scores.npz)."""
     try:
         return scores(str(run.path), run_mtime(run))

@@ -12,17 +12,10 @@ from core.images import ImageFileError, load_image_file
 from core.train import TrainProgress
 from explorer import state
 from explorer.figures.section6 import ascent_comparison_figure, frames_figure, score_curve_figure
+from explorer.figures.style import STATIC_CHART
 
 PRESET = "paper preset: MNIST '3', flip × rotations"
-NO_BAR = {"displayModeBar": False}
 SCORES = {"simple": "simplified (the paper's choice)", "dirichlet": "Dirichlet"}
-
-
-@st.cache_resource
-def preset_store() -> dict:
-    """The paper-preset detector, trained once per server process and shared by every session."""
-    return {}
-
 
 st.title("Why it works · what a high normality score looks like")
 st.markdown(
@@ -47,7 +40,7 @@ if source == PRESET:
     except DataError as exc:
         st.error(f"The paper preset needs MNIST: {exc}")
         st.stop()
-    store = preset_store()
+    store = state.result_store("ascent")  # the paper-preset detector, trained once per server
     det = store.get("detector")
     if det is None:
         st.caption(f"The preset model is trained once per server ({PAPER_ASCENT.steps} steps of a WRN-10-1 on "
@@ -59,7 +52,7 @@ if source == PRESET:
         def on_train(p: TrainProgress) -> None:
             bar.progress(p.fraction, text=f"step {p.step}/{p.total_steps} · loss {p.loss:.3f} · acc {p.accuracy:.2f}")
 
-        det = store.setdefault("detector", train_preset_detector(PAPER_ASCENT, state.data_dir(), progress=on_train))
+        det = store.put("detector", train_preset_detector(PAPER_ASCENT, state.data_dir(), progress=on_train))
     dataset_name, default_class = PAPER_ASCENT.dataset, PAPER_ASCENT.starts[0]
 else:
     det = state.run_detector(run)
@@ -121,6 +114,6 @@ c3.metric("Mean |pixel change|", f"{summary['mean_abs_change']:.3f}", help="Pixe
 frames = to_uint8(result.frames[:, 0])
 f_scores = result.scores[result.frame_steps, 0]
 left, right = st.columns([1, 2])
-left.plotly_chart(frames_figure(frames, result.frame_steps, f_scores), width="content", config=NO_BAR)
-right.plotly_chart(score_curve_figure({m: c[:, 0] for m, c in result.curves.items()}, method), config=NO_BAR)
-st.plotly_chart(ascent_comparison_figure(frames[0], frames[-1], result.difference[0]), config=NO_BAR)
+left.plotly_chart(frames_figure(frames, result.frame_steps, f_scores), width="content", config=STATIC_CHART)
+right.plotly_chart(score_curve_figure({m: c[:, 0] for m, c in result.curves.items()}, method), config=STATIC_CHART)
+st.plotly_chart(ascent_comparison_figure(frames[0], frames[-1], result.difference[0]), config=STATIC_CHART)

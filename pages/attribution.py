@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.detector import SCORE_METHODS
-from core.explain import METHODS, ExplainSettings, explain_score, explain_transforms, typical_normal, worst_cases
+from core.detector import SCORE_METHODS, GeomDetector
+from core.explain import METHODS, Attribution, ExplainSettings, explain_score, explain_transforms
+from core.runs import RunInfo
+from core.scores import RunScores
 from explorer import state
 from explorer.figures.section6 import attribution_overlay_figure, cases_caption
+from explorer.figures.style import STATIC_CHART
 
-MAX_CACHED = 64
-NO_BAR = {"displayModeBar": False}
 N_CASES = 4
 HELP = {"ig": "Integrated Gradients: gradients averaged along a straight path from a black image; the map sums to "
               "score(image) − score(black image).",
@@ -19,29 +20,37 @@ HELP = {"ig": "Integrated Gradients: gradients averaged along a straight path fr
         "occlusion": "Occlusion: how much the target drops when a window is painted black (slow: one pass per window)."}
 
 
-@st.cache_resource
-def attribution_store() -> dict:
-    """Computed attributions shared by every session, keyed by run, images and settings."""
-    return {}
+def attributions(run: RunInfo, det: GeomDetector, test_images: np.ndarray, indices: tuple[int, ...],
+                 settings: ExplainSettings, transform: int | None = None) -> Attribution | list[Attribution]:
+    """Attributions of test images ``indices``: of the normality score, or with ``transform`` one per image
+    of how surely the classifier recognises it. Shared by every session; computed with a progress bar
+    when new."""
+    store = state.result_store("attribution")
+    key = (str(run.path), state.run_mtime(run), indices, settings, transform)
+    found = store.get(key)
+    if found is not None:
+        return found
+    bar = st.progress(0.0, text=f"{METHODS[settings.method]}…")
+
+    def progress(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / total), text=f"{METHODS[settings.method]}: pass {done}/{total}")
+
+    x = test_images[list(indices)]
+    if transform is None:
+        result = explain_score(det, x, settings, progress)
+    else:
+        result = [explain_transforms(det, x[i:i + 1], [transform], settings, progress) for i in range(len(x))]
+    bar.empty()
+    return store.put(key, result)
 
 
-def attributions(kind: str, indices: tuple[int, ...], settings: ExplainSettings, transform: int | None = None):
-    """Cached attributions of test images ``indices``, computed with a progress bar when new."""
-    store = attribution_store()
-    key = (str(run.path), state.run_mtime(run), kind, indices, settings, transform)
-    if key not in store:
-        bar = st.progress(0.0, text=f"{METHODS[settings.method]}…")
-        progress = lambda d, n: bar.progress(min(1.0, d / n), text=f"{METHODS[settings.method]}: pass {d}/{n}")  # noqa: E731
-        x = data.x_test[list(indices)]
-        if kind == "score":
-            store[key] = explain_score(det, x, settings, progress)
-        else:  # one transform, per image
-            parts = [explain_transforms(det, x[i:i + 1], [transform], settings, progress) for i in range(len(x))]
-            store[key] = parts
-        bar.empty()
-        while len(store) > MAX_CACHED:
-            store.pop(next(iter(store)))
-    return store[key]
+def caption(scores: RunScores, method: str, index: int, label: str, prefix: str) -> str:
+    """A title for test image ``index``: class, score and its percentile among the normal test images."""
+    pos = scores.position(index)
+    if pos is None:
+        return f"{prefix}: {label} (not in the run's scored test subset)"
+    case = scores.cases(method, [pos])[0]
+    return f"{prefix}: " + cases_caption(label, case.score, case.percentile)
 
 
 run = state.require_run()
@@ -65,8 +74,8 @@ with c3:
     window = st.slider("Occlusion window (px)", 2, 12, 6, disabled=method != "occlusion")
 settings = ExplainSettings(method=method, score=score, n_steps=n_steps, window=window, stride=max(1, window // 2))
 
-cases = worst_cases(scores, score, N_CASES)
-typical = typical_normal(scores, score)
+cases = scores.worst_cases(score, N_CASES)
+typical = scores.typical(score)
 options = {"typical": typical}
 options.update({f"false positive #{i + 1}": c.test_index for i, c in enumerate(cases["false_positives"])})
 options.update({f"false negative #{i + 1}": c.test_index for i, c in enumerate(cases["false_negatives"])})
@@ -77,26 +86,13 @@ if pick == "any test image":
 else:
     chosen = options[pick]
 
-position = {int(t): i for i, t in enumerate(scores["test_index"])}
-s_all = np.asarray(scores[score], float)
-normal_sorted = np.sort(s_all[scores["is_normal"].astype(bool)])
-
-
-def caption(index: int, prefix: str) -> str:
-    label = names[int(data.y_test[index])]
-    if index not in position:
-        return f"{prefix}: {label} (not in the run's scored test subset)"
-    s = s_all[position[index]]
-    pct = 100 * np.searchsorted(normal_sorted, s, side="right") / len(normal_sorted)
-    return f"{prefix}: " + cases_caption(label, s, pct)
-
-
 st.subheader("The normality score")
 pair = (typical, chosen)
-attr = attributions("score", pair, settings)
-maps = attr.pixel_maps()
-titles = [caption(typical, "typical normal"), caption(chosen, pick)]
-st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], list(maps), titles), key="score-pair", config=NO_BAR)
+attr = attributions(run, det, data.x_test, pair, settings)
+titles = [caption(scores, score, i, names[int(data.y_test[i])], prefix)
+          for i, prefix in ((typical, "typical normal"), (chosen, pick))]
+st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], list(attr.pixel_maps()), titles),
+                key="score-pair", config=STATIC_CHART)
 if attr.delta is not None:
     st.caption(f"Integrated Gradients completeness: the map sums to {attr.maps[1].sum():.4g}; "
                f"score(image) − score(black) = {attr.value[1] - attr.baseline_value[1]:.4g} "
@@ -104,15 +100,16 @@ if attr.delta is not None:
 
 st.subheader("One transform: what lets the classifier recognise it")
 tnames = det.transforms.names
+chosen_pos = scores.position(chosen)
 default_t = 0
-if chosen in position and "correct_prob" in scores:  # the transform the chosen image gets most wrong
-    default_t = int(np.argmin(scores["correct_prob"][position[chosen]].astype(float)))
+if chosen_pos is not None and scores.correct_prob is not None:  # the transform the chosen image gets most wrong
+    default_t = int(np.argmin(scores.correct_prob[chosen_pos].astype(float)))
 t = st.selectbox("Transform", range(len(tnames)), index=default_t, format_func=lambda i: f"{i}: {tnames[i]}",
                  help="Defaults to the transform the classifier recognises worst on the chosen image.")
-parts = attributions("transform", pair, settings, t)
+parts = attributions(run, det, data.x_test, pair, settings, t)
 titles = [f"{title.split(':')[0]}: log p = {p.value[0]:.3g}" for title, p in zip(titles, parts)]
 st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], [p.pixel_maps()[0] for p in parts], titles),
-                key="transform-pair", config=NO_BAR)
+                key="transform-pair", config=STATIC_CHART)
 
 st.subheader("Where the model goes wrong")
 st.caption(f"The {N_CASES} anomalies with the highest scores and the {N_CASES} normal images with the lowest, "
@@ -128,7 +125,7 @@ for label, group in (("False positives (anomalies called normal)", cases["false_
         continue
     idx = tuple(c.test_index for c in group)
     st.markdown(f"**{label}**")
-    a = attributions("score", idx, case_settings)
+    a = attributions(run, det, data.x_test, idx, case_settings)
     st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in idx], list(a.pixel_maps()),
                                                [cases_caption(names[c.label], c.score, c.percentile) for c in group],
-                                               tile_px=200), key=f"cases-{label}", config=NO_BAR)
+                                               tile_px=200), key=f"cases-{label}", config=STATIC_CHART)

@@ -15,6 +15,7 @@ from core.data import DataError
 from core.transforms import TransformSet
 from explorer import state
 from explorer.figures.gallery import grid_order, transform_grid
+from explorer.figures.style import STATIC_CHART
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -52,7 +53,7 @@ st.subheader(f"The 72 transforms of a {name} training image")
 pick = st.number_input("Another image", min_value=0, value=0, step=1,
                        help="Rows: flip and rotation; columns: the 9 shifts by a quarter of the side (edges mirrored).")
 try:
-    st.plotly_chart(transforms_picture(name, cls, int(pick)), width="content", config={"displayModeBar": False})
+    st.plotly_chart(transforms_picture(name, cls, int(pick)), width="content", config=STATIC_CHART)
 except DataError as exc:
     st.warning(f"Cannot load {name} here: {exc}")
 

@@ -89,7 +89,7 @@ for m in methods:
     except DamagedRunError as exc:
         st.warning(f"No {method_title(m)} curve: {exc}")
         continue
-    curves[m] = (s["is_normal"].astype(bool), s[score_key(run)])
+    curves[m] = (s.is_normal, s.score(score_key(run)))
     ref = paper_value(dataset, cls, "auroc", run.meta.get("paper_method", "geom"))
     paper[m] = None if ref is None else ref.mean
     seeds.append(f"{method_title(m)} seed {run.meta['seed']}")

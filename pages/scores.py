@@ -12,12 +12,11 @@ import numpy as np
 import streamlit as st
 
 from core.data import DataError
-from core.metrics import rates_at_threshold
+from core.metrics import auroc_per_class, rates_at_threshold, threshold_at_tpr
 from core.paper_tables import paper_value
 from explorer import state
 from explorer.figures.gallery import display_images
-from explorer.figures.scores import (auroc_per_class, per_class_auroc_figure, pr_figure, roc_figure,
-                                     score_histogram, threshold_at_tpr)
+from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
 
 SCORES = {"dirichlet": "Dirichlet (the paper's score)", "simple": "simplified (mean probability of the right transform)"}
 METRICS = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
@@ -28,7 +27,7 @@ meta = run.meta
 st.title(f"Scores · {meta['dataset']} · normal class {meta['class_label']}")
 method = st.radio("Normality score (higher = more normal)", list(SCORES), format_func=SCORES.get, horizontal=True)
 s = state.run_scores(run)
-is_normal, score, labels = s["is_normal"].astype(bool), s[method].astype(np.float64), s["labels"]
+is_normal, score = s.is_normal, s.score(method)
 names = meta["class_names"]
 
 paper = {m: paper_value(meta["dataset"], meta["normal_class"], m) for m in METRICS}
@@ -63,33 +62,34 @@ b.metric("FPR: anomalies called normal", f"{100 * rates['fpr']:.1f}%")
 
 left, right = st.columns(2)
 left.plotly_chart(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score"))
-right.plotly_chart(per_class_auroc_figure(auroc_per_class(labels, is_normal, score), names, run.metrics[method]["auroc"]))
+right.plotly_chart(per_class_auroc_figure(auroc_per_class(s.labels, is_normal, score), names,
+                                          run.metrics[method]["auroc"]))
 
 try:
-    images = state.run_dataset(run).x_test[s["test_index"]]
+    images = state.run_dataset(run).x_test[s.test_index]
 except (DataError, IndexError) as exc:
     st.warning(f"Test images unavailable, so no galleries: {exc}")
     st.stop()
-normal_sorted = np.sort(score[is_normal])
 
 
-def gallery(title: str, idx: np.ndarray, empty: str = "") -> None:
-    """One row of up to N_SHOWN images, captioned with class and score percentile among normals."""
+def gallery(title: str, positions: np.ndarray, empty: str = "") -> None:
+    """One row of up to N_SHOWN scored images, captioned with class and score percentile among normals."""
     st.markdown(f"**{title}**")
-    if len(idx) == 0:
+    if len(positions) == 0:
         st.caption(empty)
         return
-    idx = idx[:N_SHOWN]
-    pct = 100 * np.searchsorted(normal_sorted, score[idx], side="right") / len(normal_sorted)
-    st.image(display_images(images[idx]), width=96, caption=[f"{names[labels[i]]} · p{p:.0f}" for i, p in zip(idx, pct)])
+    positions = positions[:N_SHOWN]
+    st.image(display_images(images[positions]), width=96,
+             caption=[f"{names[c.label]} · p{c.percentile:.0f}" for c in s.cases(method, positions)])
 
 
 st.subheader("Test images")
 st.caption("Under each image: its true class · p = percentile of its score among the normal test images.")
-order = np.argsort(score, kind="stable")
-fp = order[~is_normal[order] & (score[order] >= threshold)][::-1]  # anomalies called normal, worst first
-fn = order[is_normal[order] & (score[order] < threshold)]  # normal images called anomalous, worst first
-gallery("Most normal test images", order[::-1])
-gallery("Most anomalous test images", order)
+fp = s.ranked(method, normal=False, highest_first=True)
+fp = fp[score[fp] >= threshold]  # anomalies called normal, worst first
+fn = s.ranked(method, normal=True)
+fn = fn[score[fn] < threshold]  # normal images called anomalous, worst first
+gallery("Most normal test images", s.ranked(method, highest_first=True))
+gallery("Most anomalous test images", s.ranked(method))
 gallery(f"False positives: anomalies called normal ({len(fp)})", fp, "None at this threshold.")
 gallery(f"False negatives: normal images called anomalous ({len(fn)})", fn, "None at this threshold.")

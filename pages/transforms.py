@@ -8,6 +8,7 @@ import streamlit as st
 from core.data import DataError
 from core.dirichlet import dirichlet_contributions
 from core.images import ImageReport, inspect_image
+from core.scores import RunScores
 from explorer import state
 from explorer.figures.gallery import display_images, grid_order
 from explorer.figures.transforms import (
@@ -36,20 +37,17 @@ def normal_contributions(run_path: str, mtime: float, dataset: str, test_indices
     return dirichlet_contributions(softmax, det.alphas).mean(0)
 
 
-def pick_position(scores: dict[str, np.ndarray], how: str) -> int | None:
+def pick_position(scores: RunScores, how: str) -> int | None:
     """Position in the scored test set for one of PICKS (None: the user types a number)."""
     if how not in PICKS[:4]:
         return None
-    group = np.flatnonzero(scores["is_normal"] == how.endswith("normal image"))
-    if len(group) == 0:
-        return None
-    order = group[np.argsort(scores["dirichlet"][group])]
-    return int(order[0] if how.startswith("most anomalous") else order[-1])
+    order = scores.ranked("dirichlet", normal=how.endswith("normal image"), highest_first=how.startswith("most normal"))
+    return int(order[0]) if len(order) else None
 
 
-def reference_indices(scores: dict[str, np.ndarray]) -> tuple[int, ...]:
+def reference_indices(scores: RunScores) -> tuple[int, ...]:
     """Up to NORMAL_REFERENCE normal test images, evenly spread over the test set (dataset indices)."""
-    normal_idx = scores["test_index"][np.flatnonzero(scores["is_normal"])]
+    normal_idx = scores.test_index[scores.is_normal]
     step = max(1, len(normal_idx) // NORMAL_REFERENCE)
     return tuple(int(i) for i in normal_idx[::step][:NORMAL_REFERENCE])
 
@@ -57,7 +55,7 @@ def reference_indices(scores: dict[str, np.ndarray]) -> tuple[int, ...]:
 run = state.require_run()
 det, scores = state.run_detector(run), state.run_scores(run)
 names, k = det.transforms.names, len(det.transforms)
-normal = scores["is_normal"]
+normal = scores.is_normal
 st.title("Transforms")
 st.markdown(f"**{run.meta['dataset']} · normal class {run.meta['class_label']} · {k} transforms.** Each image is shown "
             "to the classifier under every transform; row *t* of its matrix is the softmax of T_t(x), "
@@ -68,8 +66,8 @@ stretch = st.toggle("Stretch colours to the largest probability", value=False,
                     help="Off: every matrix on the same 0–1 scale. On: shows the structure of a weak model "
                          "whose probabilities all sit near 1/k.")
 zmax = None if stretch else 1.0
-groups = [("Normal", scores["mean_softmax_normal"], int(normal.sum())),
-          ("Anomalous", scores["mean_softmax_anomalous"], int((~normal).sum()))]
+groups = [("Normal", scores.mean_softmax_normal, int(normal.sum())),
+          ("Anomalous", scores.mean_softmax_anomalous, int((~normal).sum()))]
 groups = [g for g in groups if g[2] > 0]
 for tab, (label, matrix, n) in zip(st.tabs([f"{g[0]} test images ({g[2]})" for g in groups]), groups):
     tab.plotly_chart(softmax_heatmap(matrix, names, f"{label} test images: mean softmax", zmax))
@@ -78,8 +76,8 @@ if not stretch and largest < 0.25:
     st.caption(f"This model's mean probabilities all sit near 1/{k} (the largest is {largest:.3f}), so on the 0–1 "
                f"scale the matrices look dark. Small but consistent differences still rank images (AUROC "
                f"{100 * run.metrics['dirichlet']['auroc']:.1f}); switch on *Stretch colours* to see them.")
-diag_normal = np.diagonal(scores["mean_softmax_normal"])
-diag_anom = np.diagonal(scores["mean_softmax_anomalous"]) if (~normal).any() else None
+diag_normal = np.diagonal(scores.mean_softmax_normal)
+diag_anom = np.diagonal(scores.mean_softmax_anomalous) if (~normal).any() else None
 st.plotly_chart(per_transform_accuracy_bars(diag_normal, diag_anom, names,
                                             "Probability of the right transform (the diagonal)"))
 weakest = np.argsort(diag_normal)[: min(5, k)]
@@ -98,15 +96,16 @@ how = left.selectbox("Image", PICKS)
 pos = pick_position(scores, how)
 if pos is None:
     pos = int(right.number_input(f"Test image number (0–{len(normal) - 1})", 0, len(normal) - 1, 0, step=1))
-index = int(scores["test_index"][pos])
-label = data.class_label(int(scores["labels"][pos]))
-percentile = 100 * np.mean(scores["dirichlet"][normal] <= scores["dirichlet"][pos]) if normal.any() else float("nan")
+index = int(scores.test_index[pos])
+label = data.class_label(int(scores.labels[pos]))
+dirichlet = scores.score("dirichlet")[pos]
+percentile = scores.percentile("dirichlet", dirichlet)
 result = image_report(str(run.path), state.run_mtime(run), run.meta["dataset"], index)
 thumb, info = st.columns([1, 4])
 thumb.image(display_images(data.x_test[index][None], 96)[0], caption=f"test image #{index}")
 info.markdown(f"Class **{label}** ({'normal' if normal[pos] else 'anomaly'}) · Dirichlet score "
-              f"**{scores['dirichlet'][pos]:,.1f}** (higher = more normal; {percentile:.0f}% of normal test images "
-              f"score lower or equal) · simplified score **{scores['simple'][pos]:.3f}**")
+              f"**{dirichlet:,.1f}** (higher = more normal; {percentile:.0f}% of normal test images "
+              f"score lower or equal) · simplified score **{scores.score('simple')[pos]:.3f}**")
 st.markdown("**Its softmax matrix**")
 st.plotly_chart(softmax_heatmap(result.softmax, names, zmax=zmax))
 st.markdown("**Its transformed versions**, with the probability the classifier gives the right transform under each"

@@ -17,15 +17,16 @@ from core.images import (
     should_invert,
     to_dataset_shape,
 )
+from core.metrics import threshold_at_tpr
 from core.runs import RunInfo
 from explorer import state
 from explorer.figures.gallery import display_images, grid_order
-from explorer.figures.scores import score_histogram, threshold_at_tpr
+from explorer.figures.scores import score_histogram
+from explorer.figures.style import HIGHLIGHT_COLOR
 from explorer.figures.transforms import softmax_heatmap, transformed_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp"]
 SCORE_NAMES = {"dirichlet": "Dirichlet score", "simple": "simplified score"}
-MARKER_COLOR = "#9467bd"
 
 
 @st.cache_data(show_spinner="Running the classifier on every transform of your image…", max_entries=32)
@@ -84,9 +85,9 @@ report = image_report(str(run.path), state.run_mtime(run), x)
 method = verdict_col.radio("Score", list(SCORE_NAMES), format_func=SCORE_NAMES.get, horizontal=True)
 tpr = verdict_col.slider("Threshold: share of normal test images called normal (TPR)", 0.50, 1.0, 0.95, 0.01)
 value = report.dirichlet if method == "dirichlet" else report.simple
-normal, s = scores["is_normal"], scores[method]
+normal, s = scores.is_normal, scores.score(method)
 threshold = threshold_at_tpr(normal, s, tpr)
-percentile = 100 * np.mean(s[normal] <= value)
+percentile = scores.percentile(method, value)
 fpr = float(np.mean(s[~normal] >= threshold)) if (~normal).any() else float("nan")
 verdict_col.metric(SCORE_NAMES[method], fmt(value), help="Higher = more normal.")
 verdict_col.markdown(f"**{percentile:.0f}%** of the normal test images score at or below it (its percentile). "
@@ -99,8 +100,8 @@ else:
 
 fig = score_histogram(normal, s, threshold, SCORE_NAMES[method])
 left_half = value < np.median(s)  # label on the side facing the data, clear of the legend
-fig.add_vline(x=value, line=dict(color=MARKER_COLOR, width=3), annotation_text="your image",
-              annotation_position="top right" if left_half else "top left", annotation_font_color=MARKER_COLOR)
+fig.add_vline(x=value, line=dict(color=HIGHLIGHT_COLOR, width=3), annotation_text="your image",
+              annotation_position="top right" if left_half else "top left", annotation_font_color=HIGHLIGHT_COLOR)
 st.plotly_chart(fig)
 with st.expander("How the classifier sees it: its softmax matrix and transformed versions"):
     transforms = det.transforms

@@ -12,8 +12,8 @@ import torch
 from core.cli import main
 from core.data import load_dataset
 from core.detector import GeomDetector
-from core.explain import (ExplainSettings, explain_score, explain_transforms, transform_log_prob, typical_normal,
-                          worst_cases)
+from core.explain import ExplainSettings, explain_score, explain_transforms, transform_log_prob
+from core.scores import RunScores
 
 
 @pytest.fixture(scope="module")
@@ -78,32 +78,32 @@ def test_settings_are_validated() -> None:
             ExplainSettings(**bad)
 
 
-def scores_fixture() -> dict[str, np.ndarray]:
-    return {
+def scores_fixture() -> RunScores:
+    return RunScores.from_arrays({
         "test_index": np.array([10, 11, 12, 13, 14, 15, 16]),
         "labels": np.array([3, 3, 3, 3, 0, 1, 2]),
         "is_normal": np.array([1, 1, 1, 1, 0, 0, 0], bool),
         "dirichlet": np.array([5.0, 1.0, 3.0, 4.0, 4.5, -2.0, 0.5]),
         "simple": np.array([0.9, 0.1, 0.5, 0.7, 0.2, 0.3, 0.95]),
-    }
+    })
 
 
 def test_typical_normal_is_the_median_normal_image() -> None:
     s = scores_fixture()
-    assert typical_normal(s, "dirichlet") == 13  # normal scores 1, 3, 4, 5: index len//2 of the sorted = 4.0
-    assert typical_normal(s, "simple") == 13  # 0.1, 0.5, 0.7, 0.9 -> 0.7
+    assert s.typical("dirichlet") == 13  # normal scores 1, 3, 4, 5: index len//2 of the sorted = 4.0
+    assert s.typical("simple") == 13  # 0.1, 0.5, 0.7, 0.9 -> 0.7
 
 
 def test_worst_cases_are_the_highest_anomalies_and_lowest_normals() -> None:
     s = scores_fixture()
-    w = worst_cases(s, "dirichlet", n=2)
+    w = s.worst_cases("dirichlet", n=2)
     assert [c.test_index for c in w["false_positives"]] == [14, 16]
     assert [c.test_index for c in w["false_negatives"]] == [11, 12]
     fp = w["false_positives"][0]
     assert fp.label == 0 and fp.score == 4.5 and fp.percentile == 75.0  # above 3 of the 4 normal scores
-    assert [c.test_index for c in worst_cases(s, "simple", n=1)["false_positives"]] == [16]
+    assert [c.test_index for c in s.worst_cases("simple", n=1)["false_positives"]] == [16]
     with pytest.raises(ValueError):
-        worst_cases(s, "nope")
+        s.worst_cases("nope")
 
 
 def test_cli_explain_on_a_run(tiny_run, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -9,11 +9,10 @@ import plotly.graph_objects as go
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from core.metrics import rates_at_threshold
+from core.metrics import auroc_per_class, rates_at_threshold, threshold_at_tpr
 from core.transforms import TransformSet
 from explorer.figures.gallery import display_images, enlarge, grid_order, image_grid, mosaic, transform_grid
-from explorer.figures.scores import (auroc_per_class, per_class_auroc_figure, pr_figure, roc_figure,
-                                     score_histogram, threshold_at_tpr)
+from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
 
 
 @pytest.fixture

@@ -14,21 +14,12 @@ import plotly.graph_objects as go
 from core.baselines import method_title, paper_method
 from core.metrics import detection_curves, detection_metrics
 from core.reproduce import METRIC_TITLES, ResultTable
-
-# One colour per method, the same in every chart; GEOM keeps the blue of the other pages.
-METHOD_COLORS: dict[str, str] = {
-    "geom": "#1f77b4",
-    "raw-ocsvm-hindsight": "#ff7f0e",
-    "raw-ocsvm-fair": "#ffbb78",
-    "cae-ocsvm-hindsight": "#2ca02c",
-    "cae-ocsvm-fair": "#98df8a",
-    "deep-svdd": "#9467bd",
-}
+from explorer.figures.style import METHOD_COLORS, OTHER_COLOR
 _MARGIN = dict(l=50, r=20, t=60, b=50)
 
 
 def method_color(method: str) -> str:
-    return METHOD_COLORS.get(method, "#7f7f7f")
+    return METHOD_COLORS.get(method, OTHER_COLOR)
 
 
 def short_class_label(table: ResultTable, row: int | str) -> str:

@@ -6,48 +6,14 @@ normal class is the positive class for AUROC and AUPR-in.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from core.metrics import detection_curves, detection_metrics
-
-NORMAL_COLOR = "#1f77b4"
-ANOMALY_COLOR = "#d62728"
-PAPER_COLOR = "#2ca02c"
+from explorer.figures.style import ANOMALY_COLOR, MIDDLING_COLOR, NORMAL_COLOR, PAPER_COLOR
 _MARGIN = dict(l=50, r=20, t=50, b=50)
-
-
-def threshold_at_tpr(is_normal: np.ndarray, scores: np.ndarray, tpr: float = 0.95) -> float:
-    """The highest threshold that still calls at least ``tpr`` of the normal images normal.
-
-    Images scoring >= the threshold are called normal (core.metrics.rates_at_threshold), so this is
-    the usual "operating point at 95% TPR" used to pick a default threshold.
-    """
-    if not 0 < tpr <= 1:
-        raise ValueError(f"tpr must be in (0, 1], got {tpr}")
-    normal = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(is_normal, bool)])[::-1]
-    if normal.size == 0:
-        raise ValueError("no normal images to set a threshold on")
-    return float(normal[math.ceil(tpr * normal.size) - 1])
-
-
-def auroc_per_class(labels: np.ndarray, is_normal: np.ndarray, scores: np.ndarray) -> dict[int, float]:
-    """AUROC of the normal images against each anomalous class alone, keyed by class id.
-
-    A low value names a class the model confuses with the normal one; the overall AUROC is a mix
-    of these weighted by class size. Classes with no anomalous test image are left out.
-    """
-    labels = np.asarray(labels)
-    normal = np.asarray(is_normal, bool)
-    scores = np.asarray(scores, dtype=np.float64)
-    out: dict[int, float] = {}
-    for c in np.unique(labels[~normal]):
-        keep = normal | (labels == c)
-        out[int(c)] = detection_metrics(normal[keep], scores[keep])["auroc"]
-    return out
 
 
 def _square_axes(fig: go.Figure, x_title: str, y_title: str) -> go.Figure:
@@ -131,7 +97,7 @@ def per_class_auroc_figure(per_class: dict[int, float], class_names: Sequence[st
     ids = sorted(per_class)
     values = [100 * per_class[i] for i in ids]
     names = [class_names[i] if class_names[i] == str(i) else f"{i} - {class_names[i]}" for i in ids]
-    colors = [ANOMALY_COLOR if v < 70 else "#ff7f0e" if v < 90 else NORMAL_COLOR for v in values]
+    colors = [ANOMALY_COLOR if v < 70 else MIDDLING_COLOR if v < 90 else NORMAL_COLOR for v in values]
     fig = go.Figure(go.Bar(x=names, y=values, marker_color=colors, text=[f"{v:.1f}" for v in values],
                            textposition="outside", showlegend=False,
                            hovertemplate="normal vs %{x}: AUROC %{y:.1f}<extra></extra>"))

@@ -13,7 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-NORMAL_COLOR, ANOMALY_COLOR, PAPER_COLOR = "#2c7fb8", "#d95f0e", "#444444"
+from explorer.figures.style import ANOMALY_COLOR, NORMAL_COLOR, PAPER_COLOR
+
 # Diverging, transparent in the middle: an attribution overlay shows only where it is large.
 OVERLAY_SCALE = [[0.0, "rgba(33,102,172,0.95)"], [0.3, "rgba(103,169,207,0.6)"], [0.42, "rgba(209,229,240,0)"],
                  [0.58, "rgba(253,219,199,0)"], [0.7, "rgba(239,138,98,0.6)"], [1.0, "rgba(178,24,43,0.95)"]]

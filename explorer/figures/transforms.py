@@ -16,10 +16,10 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
 from explorer.figures.gallery import mosaic
+from explorer.figures.style import ANOMALY_COLOR, NORMAL_COLOR
 
 # Red -> amber -> green, all dark enough to read as text on white.
 PROB_COLORSCALE = [[0.0, "#c0392b"], [0.5, "#b9770e"], [1.0, "#1e8449"]]
-NORMAL_COLOR, ANOMALOUS_COLOR = "#1f77b4", "#d62728"
 
 
 def _check_names(names: Sequence[str], k: int, what: str) -> list[str]:
@@ -105,7 +105,7 @@ def per_transform_accuracy_bars(normal_diag: np.ndarray, anomalous_diag: np.ndar
         anomalous = np.asarray(anomalous_diag, dtype=np.float64).ravel()
         if anomalous.shape != (k,):
             raise ValueError(f"anomalous_diag has shape {anomalous.shape}, expected ({k},)")
-        fig.add_bar(x=list(range(k)), y=anomalous, name="anomalous", marker_color=ANOMALOUS_COLOR,
+        fig.add_bar(x=list(range(k)), y=anomalous, name="anomalous", marker_color=ANOMALY_COLOR,
                     customdata=custom, hovertemplate="%{customdata}<br>anomalous: %{y:.3f}<extra></extra>")
     fig.add_hline(y=1.0 / k, line_dash="dot", line_color="grey", annotation_text="chance (1/k)",
                   annotation_position="top right")
@@ -185,7 +185,7 @@ def contribution_bars(contrib: np.ndarray, names: Sequence[str], normal_mean: np
         ref = np.asarray(normal_mean, dtype=np.float64).ravel()
         if ref.shape != (k,):
             raise ValueError(f"normal_mean has shape {ref.shape}, expected ({k},)")
-    colors = [NORMAL_COLOR if ref is None or c[t] >= ref[t] else ANOMALOUS_COLOR for t in range(k)]
+    colors = [NORMAL_COLOR if ref is None or c[t] >= ref[t] else ANOMALY_COLOR for t in range(k)]
     custom = np.asarray(names, dtype=object)
     fig = go.Figure(go.Bar(x=list(range(k)), y=c, marker_color=colors, name="this image", customdata=custom,
                            hovertemplate="%{customdata}<br>this image: %{y:.1f}<extra></extra>"))
