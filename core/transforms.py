@@ -212,6 +212,10 @@ TRANSFORM_SET_NAMES: tuple[str, ...] = tuple(f"{n}N" if n == TRANSLATE else n fo
 
 @lru_cache(maxsize=64)
 def _index_maps(transforms: tuple[Transform, ...], height: int, width: int) -> torch.Tensor:
+    """Cached across calls, so built as an ordinary tensor even when first asked for under
+    ``torch.inference_mode`` (scoring): an inference tensor could never again serve a pass that
+    autograd records (gradient ascent, attributions)."""
     grid = np.arange(height * width).reshape(height, width)
     maps = [np.ascontiguousarray(apply_numpy(grid, t)).reshape(-1) for t in transforms]
-    return torch.from_numpy(np.stack(maps)).long()
+    with torch.inference_mode(False):
+        return torch.from_numpy(np.stack(maps)).long()

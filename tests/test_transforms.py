@@ -80,3 +80,16 @@ def test_named_sets_and_names():
         TransformSet.by_name("spin")
     with pytest.raises(ValueError, match="twice"):
         TransformSet.custom([(0, 0, 0, 0), (0, 0, 0, 4)])
+
+
+def test_maps_first_built_while_scoring_still_serve_gradients():
+    """Scoring (inference mode) before attributions (autograd) in one process must not break them."""
+    from core.transforms import _index_maps
+
+    _index_maps.cache_clear()
+    tset = TransformSet.paper(32)
+    with torch.inference_mode():
+        tset.apply_all(torch.zeros(1, 1, 32, 32))
+    x = torch.rand(2, 1, 32, 32, requires_grad=True)
+    (tset.apply_all(x) * torch.rand(2 * 72, 1, 32, 32)).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
