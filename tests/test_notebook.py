@@ -20,7 +20,7 @@ from core.config import PRESETS, preset_config
 from core.data import DataError, load_dataset, parse_class
 from core.detector import CheckpointError
 from core.runs import write_run
-from explorer.notebook_params import BUDGETS, check_parameters
+from explorer.notebooks.notebook_params import BUDGETS, check_parameters
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO_ROOT / "explorer" / "notebooks" / "transform_invariance.ipynb"
