@@ -23,11 +23,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `core` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from core.ablation import PAPER_ABLATIONS, ablation_data, run_ablation, with_overrides  # noqa: E402
-from core.config import NETWORKS  # noqa: E402
-from core.metrics import mean_sem  # noqa: E402
+from core.ablation import PAPER_ABLATIONS, ablation_data, run_ablation, with_overrides
+from core.config import NETWORKS
+from core.metrics import mean_sem
 
 
 def main() -> None:

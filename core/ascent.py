@@ -17,8 +17,8 @@ recomputes it in torch (fp32, eval mode) from the softmax of the model on all k 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch

@@ -14,7 +14,6 @@ from typing import Any
 
 from core.transforms import TransformSet
 
-
 NETWORKS = ("wrn", "small_cnn")
 
 
@@ -102,7 +101,7 @@ class GeomConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GeomConfig":
+    def from_dict(cls, data: dict[str, Any]) -> GeomConfig:
         """Rebuild from JSON, refusing keys this version does not know (a newer or foreign file)."""
         check_known_fields(cls, data, "config")
         return cls(**data)

@@ -16,16 +16,16 @@ file never runs code from it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from core.base_detector import BaseDetector
-
 from core.config import GeomConfig
 from core.data import as_model_input
 from core.dirichlet import dirichlet_contributions, fit_dirichlet, simple_score
@@ -78,7 +78,7 @@ class GeomDetector(BaseDetector):
 
     # ----- fitting -------------------------------------------------------------------------------
     def fit(self, x_normal: np.ndarray | torch.Tensor, progress: ProgressFn | None = None,
-            score_progress: ScoreProgressFn | None = None) -> "GeomDetector":
+            score_progress: ScoreProgressFn | None = None) -> GeomDetector:
         """Train the classifier on normal images, then fit one Dirichlet per transform."""
         x = as_model_input(x_normal)
         self.check_shape(x)
@@ -251,7 +251,7 @@ class GeomDetector(BaseDetector):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto",
-             expected: GeomConfig | None = None) -> "GeomDetector":
+             expected: GeomConfig | None = None) -> GeomDetector:
         """Open a checkpoint; with ``expected``, refuse one whose transforms or architecture differ."""
         path = Path(path)
         state = read_checkpoint_dict(path, CHECKPOINT_FORMAT, "GEOM",

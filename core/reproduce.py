@@ -16,19 +16,28 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from core.baselines import DETECTORS, GEOM, SCORE_KEY, detector_class, method_title, paper_method, parse_methods
-from core.data import RECORDS, ImageDataset, load_dataset, parse_class
 from core.config import PRESETS
+from core.data import RECORDS, ImageDataset, load_dataset, parse_class
 from core.metrics import mean_sem
 from core.paper_tables import METRICS, paper_value
-from core.runs import (RunInfo, find_runs, is_complete, read_run, results_root, run_dir, run_folder_name,
-                       run_seed_pattern)
+from core.runs import (
+    RunInfo,
+    find_runs,
+    is_complete,
+    read_run,
+    results_root,
+    run_dir,
+    run_folder_name,
+    run_seed_pattern,
+)
 
 METRIC_TITLES = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 PAPER_TABLE_NUMBER = {"auroc": 1, "aupr_in": 2, "aupr_out": 3}

@@ -29,9 +29,10 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -147,7 +148,7 @@ class RunInfo:
         return self.path / MODEL_FILE
 
 
-def run_meta(method: str, data: "ImageDataset", normal_class: int, preset: str, seed: int, config: dict[str, Any],
+def run_meta(method: str, data: ImageDataset, normal_class: int, preset: str, seed: int, config: dict[str, Any],
              device: torch.device | str, n_train: int, n_test: int, train_s: float, score_s: float,
              cpu_s: float) -> dict[str, Any]:
     """The run.json fields every method writes, so the CLI, the tables and the explorer read all alike."""
@@ -171,7 +172,7 @@ def run_meta(method: str, data: "ImageDataset", normal_class: int, preset: str, 
         # neighbours too; cpu_seconds / threads is what the run costs on an idle one.
         "cpu_seconds": round(cpu_s, 2),
         "threads": torch.get_num_threads(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     }
 

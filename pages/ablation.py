@@ -7,8 +7,14 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from core.ablation import (PAPER_ABLATIONS, AblationSpec, ablation_data, paper_auroc_for, run_ablation,
-                           transformed_examples)
+from core.ablation import (
+    PAPER_ABLATIONS,
+    AblationSpec,
+    ablation_data,
+    paper_auroc_for,
+    run_ablation,
+    transformed_examples,
+)
 from core.data import DATASETS, DataError, load_dataset, resolve_data_dir
 from core.metrics import mean_sem
 from core.train import TrainProgress
@@ -122,7 +128,7 @@ st.plotly_chart(transform_examples_figure(examples, tset.names, {"normal": f"nor
 store = state.result_store("ablation")  # keyed by (spec, seed): the same experiment never retrains
 seeds = list(range(int(n_seeds)))
 keys = [(spec.key(), seed) for seed in seeds]
-missing = [seed for key, seed in zip(keys, seeds) if key not in store]
+missing = [seed for key, seed in zip(keys, seeds, strict=True) if key not in store]
 if missing and st.button(f"Train {len(missing)} model{'s' * (len(missing) > 1)}", type="primary"):
     bar = st.progress(0.0, text="starting…")
     for j, seed in enumerate(missing):

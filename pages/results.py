@@ -12,8 +12,19 @@ import streamlit as st
 
 from core.baselines import ALL_METHODS, method_title
 from core.paper_tables import paper_value
-from core.reproduce import (DATASET_TITLES, DEFAULT_TABLES_DIR, METRIC_TITLES, available_datasets, build_table,
-                            collect_runs, score_key, table_csv, table_markdown, table_notes, table_records)
+from core.reproduce import (
+    DATASET_TITLES,
+    DEFAULT_TABLES_DIR,
+    METRIC_TITLES,
+    available_datasets,
+    build_table,
+    collect_runs,
+    score_key,
+    table_csv,
+    table_markdown,
+    table_notes,
+    table_records,
+)
 from core.runs import DamagedRunError
 from explorer import state
 from explorer.figures.results import class_bar_chart, roc_overlay, short_class_label

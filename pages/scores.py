@@ -31,7 +31,7 @@ is_normal, score = s.is_normal, s.score(method)
 names = meta["class_names"]
 
 paper = {m: paper_value(meta["dataset"], meta["normal_class"], m) for m in METRICS}
-for col, (m, label) in zip(st.columns(3), METRICS.items()):
+for col, (m, label) in zip(st.columns(3), METRICS.items(), strict=True):
     ours = 100 * run.metrics[method][m]
     ref = paper[m]
     col.metric(label, f"{ours:.1f}", None if ref is None else f"{ours - ref.mean:+.1f} vs paper's {ref.mean:.1f}",

@@ -8,9 +8,20 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from core.ablation import (PAPER_ABLATIONS, AblationSpec, ListConfig, ablation_config, ablation_data, confusion,
-                           paper_auroc_for, resolve_transforms, run_ablation, run_ablation_seeds, transformed_examples,
-                           with_overrides)
+from core.ablation import (
+    PAPER_ABLATIONS,
+    AblationSpec,
+    ListConfig,
+    ablation_config,
+    ablation_data,
+    confusion,
+    paper_auroc_for,
+    resolve_transforms,
+    run_ablation,
+    run_ablation_seeds,
+    transformed_examples,
+    with_overrides,
+)
 from core.cli import main
 from core.data import DataError
 from core.metrics import mean_sem

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app_fixtures import REPO_ROOT, exceptions, get, listed_pages, new_app, open_page, page_with_run, streamlit_server
 
-from app_fixtures import (REPO_ROOT, exceptions, get, listed_pages, new_app, open_page, page_with_run,
-                          streamlit_server)
 from explorer.state import RUN_KEY
 
 PAGES = listed_pages()

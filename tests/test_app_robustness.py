@@ -11,9 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
+from app_fixtures import REPO_ROOT, baseline_run, copy_run, exceptions, listed_pages, new_app, open_page, page_with_run
 
-from app_fixtures import (REPO_ROOT, baseline_run, copy_run, exceptions, listed_pages, new_app, open_page,
-                          page_with_run)
 from explorer.state import RUN_KEY
 
 PAGES = listed_pages()

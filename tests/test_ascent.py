@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.ascent import (AscentSettings, _update_mask, gaussian_blur, gradient_ascent, normality_score, to_uint8)
+from core.ascent import AscentSettings, _update_mask, gaussian_blur, gradient_ascent, normality_score, to_uint8
 from core.cli import main
 from core.data import load_dataset, to_model_input
 from core.detector import GeomDetector

@@ -12,12 +12,28 @@ import pytest
 import torch
 from sklearn.svm import OneClassSVM
 
-from core.baselines import (ALIASES, METHODS, SCORE_KEY, BaselineFitError, get_method, load_baseline,
-                            parse_methods, run_baseline)
+from core.baselines import (
+    ALIASES,
+    METHODS,
+    SCORE_KEY,
+    BaselineFitError,
+    get_method,
+    load_baseline,
+    parse_methods,
+    run_baseline,
+)
 from core.baselines.cae import ConvAutoencoder
 from core.baselines.deep_svdd import DeepSVDD, SVDDNet
-from core.baselines.ocsvm import (PAPER_GAMMAS, PAPER_NUS, RawOCSVMFair, RawOCSVMHindsight, fit_rbf,
-                                  hindsight_grid, scale_gamma, squared_distances)
+from core.baselines.ocsvm import (
+    PAPER_GAMMAS,
+    PAPER_NUS,
+    RawOCSVMFair,
+    RawOCSVMHindsight,
+    fit_rbf,
+    hindsight_grid,
+    scale_gamma,
+    squared_distances,
+)
 from core.data import load_dataset
 from core.detector import CheckpointError
 from core.metrics import detection_metrics

@@ -10,11 +10,10 @@ Skipped, with the reason, where chromium is not installed (CI installs Debian's 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
-
 from app_fixtures import listed_pages, streamlit_server, url_path
 from headless import CHROMIUM, Chromium
 

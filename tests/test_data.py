@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from core import data as D
-from core.data import cifar10 as cifar10_source
 from core.data import DataError, ImageDataset, load_dataset, parse_class, to_model_input
+from core.data import cifar10 as cifar10_source
 
 
 @pytest.fixture(autouse=True)

@@ -13,12 +13,19 @@ import pytest
 
 import core.baselines.common as baseline_runs
 import core.experiment as experiment
-import core.reproduce as rp
 from core.cli import main
 from core.data import FASHION_MNIST_CLASSES, load_dataset
 from core.metrics import detection_metrics
-from core.reproduce import (AVG, build_table, collect_runs, reproduce, table_csv, table_markdown, table_records,
-                            write_tables)
+from core.reproduce import (
+    AVG,
+    build_table,
+    collect_runs,
+    reproduce,
+    table_csv,
+    table_markdown,
+    table_records,
+    write_tables,
+)
 from core.runs import RunInfo, find_runs, run_dir, write_run
 
 FASHION = list(FASHION_MNIST_CLASSES)

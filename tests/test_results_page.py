@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from app_fixtures import APP, REPO_ROOT, new_app, open_page
 from streamlit.testing.v1 import AppTest
 
-from app_fixtures import APP, REPO_ROOT, new_app, open_page
 from core.data import FASHION_MNIST_CLASSES
 from core.metrics import detection_metrics
 from core.reproduce import build_table, collect_runs

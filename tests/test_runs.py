@@ -11,8 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.runs import (DamagedRunError, find_runs, read_run, recover_interrupted_writes, resolve_run_folder, run_dir,
-                       run_roots, scan_runs, write_run)
+from core.runs import (
+    DamagedRunError,
+    find_runs,
+    read_run,
+    recover_interrupted_writes,
+    resolve_run_folder,
+    run_dir,
+    run_roots,
+    scan_runs,
+    write_run,
+)
 
 META = {"method": "geom", "dataset": "digits", "normal_class": 3, "class_label": "3", "class_names": list("0123456789"),
         "preset": "tiny", "seed": 0}

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from app_fixtures import APP, exceptions, new_app, open_page, page_with_run
 from streamlit.testing.v1 import AppTest
 
-from app_fixtures import APP, exceptions, new_app, open_page, page_with_run
 from explorer.figures import section6 as fig6
 
 TIMEOUT_S = 300  # a busy 2-core CPU: torch import, a few training steps

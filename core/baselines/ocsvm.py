@@ -104,7 +104,7 @@ class RBFExpansion:
                 "intercept": float(self.intercept), "gamma": float(self.gamma), "nu": float(self.nu)}
 
     @classmethod
-    def from_state(cls, s: dict[str, Any]) -> "RBFExpansion":
+    def from_state(cls, s: dict[str, Any]) -> RBFExpansion:
         support, coef = s["support"].numpy(), s["coef"].numpy()
         if support.ndim != 2 or coef.shape != (len(support),):
             raise ValueError(f"support vectors {tuple(support.shape)} and coefficients {tuple(coef.shape)} disagree")

@@ -19,8 +19,8 @@ from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print
 from core.config import PRESETS
 from core.data import DATASETS, load_dataset
 from core.paper_tables import paper_value
-from core.reproduce import DEFAULT_TABLES_DIR, reproduce, score_key, table_markdown
 from core.progress import ProgressBar
+from core.reproduce import DEFAULT_TABLES_DIR, reproduce, score_key, table_markdown
 from core.runs import RunInfo
 
 

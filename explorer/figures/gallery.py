@@ -8,7 +8,7 @@ PNG-encoded trace renders far faster than one image trace per tile (72 tiles for
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.express as px

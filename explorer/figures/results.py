@@ -6,7 +6,7 @@ notebooks and tests draw the same pictures. Values are percentages, as in the pa
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,6 +15,7 @@ from core.baselines import method_title, paper_method
 from core.metrics import detection_curves, detection_metrics
 from core.reproduce import METRIC_TITLES, ResultTable
 from explorer.figures.style import METHOD_COLORS, OTHER_COLOR
+
 _MARGIN = dict(l=50, r=20, t=60, b=50)
 
 

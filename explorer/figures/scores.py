@@ -6,13 +6,14 @@ normal class is the positive class for AUROC and AUPR-in.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from core.metrics import detection_curves, detection_metrics
 from explorer.figures.style import ANOMALY_COLOR, MIDDLING_COLOR, NORMAL_COLOR, PAPER_COLOR
+
 _MARGIN = dict(l=50, r=20, t=50, b=50)
 
 

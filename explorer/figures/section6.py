@@ -7,7 +7,7 @@ notebook. Images come in as uint8 (H, W, C) or (N, H, W, C); small images are dr
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -198,7 +198,7 @@ def attribution_overlay_figure(images: Sequence[np.ndarray], maps: Sequence[np.n
     if not (len(images) == len(maps) == len(titles)) or not images:
         raise ValueError("need as many images, maps and titles, at least one")
     ms = [np.asarray(m, float) for m in maps]
-    for img, m in zip(images, ms):
+    for img, m in zip(images, ms, strict=True):
         if m.shape != _rgb(img).shape[:2]:
             raise ValueError(f"a map of shape {m.shape} does not fit its image of shape {np.asarray(img).shape}")
     positive = all(float(m.min()) >= 0 for m in ms)
@@ -208,7 +208,7 @@ def attribution_overlay_figure(images: Sequence[np.ndarray], maps: Sequence[np.n
     rows = -(-n // cols)
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.03, vertical_spacing=0.08, subplot_titles=list(titles))
     global_lim = max(max(float(np.abs(m).max()) for m in ms), 1e-12)
-    for i, (img, m) in enumerate(zip(images, ms)):
+    for i, (img, m) in enumerate(zip(images, ms, strict=True)):
         r, c = i // cols + 1, i % cols + 1
         lim = global_lim if shared_scale else max(float(np.abs(m).max()), 1e-12)
         fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=r, col=c)
