@@ -62,7 +62,8 @@ def main() -> None:
                 row = {"experiment": name, "transforms": str(spec.transforms), "steps": spec.steps,
                        "batch_size": spec.batch_size, "width": spec.width, "network": spec.network,
                        "weight_decay": spec.resolved_weight_decay,
-                       "seed": seed, "auroc": round(r.auroc["dirichlet"], 4), "auroc_simple": round(r.auroc["simple"], 4),
+                       "seed": seed, "auroc": round(r.auroc["dirichlet"], 4),
+                       "auroc_simple": round(r.auroc["simple"], 4),
                        "acc_normal": round(r.accuracy_normal, 3), "acc_anomalous": round(r.accuracy_anomalous, 3),
                        "train_s": round(r.train_seconds, 1), "score_s": round(r.score_seconds, 1)}
                 rows.append(row)
@@ -79,7 +80,8 @@ def main() -> None:
             secs = sum(r["train_s"] + r["score_s"] for r in sel)
             an = sum(r["acc_normal"] for r in sel) / len(sel)
             aa = sum(r["acc_anomalous"] for r in sel) / len(sel)
-            print(f"{name:<16} {transforms:<18} {steps:>5} {m:>10.3f} ± {s:.3f} {ms:>6.3f} ± {ss:.3f} {PAPER_ABLATIONS[name].paper_auroc:>6.3f} "
+            paper = PAPER_ABLATIONS[name].paper_auroc
+            print(f"{name:<16} {transforms:<18} {steps:>5} {m:>10.3f} ± {s:.3f} {ms:>6.3f} ± {ss:.3f} {paper:>6.3f} "
                   f"{an:>10.3f} {aa:>9.3f} {secs:>8.0f}")
     print(f"total {time.perf_counter() - t_all:.0f} s over {len(rows)} trainings")
 

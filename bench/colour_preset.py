@@ -31,7 +31,8 @@ from core.train import resolve_precision, train_classifier
 FIT_SIZES = (500, 1000)
 
 
-def evaluate(det: GeomDetector, fit_x: torch.Tensor, test_x: np.ndarray, normal: np.ndarray) -> tuple[dict[str, float], float]:
+def evaluate(det: GeomDetector, fit_x: torch.Tensor, test_x: np.ndarray,
+             normal: np.ndarray) -> tuple[dict[str, float], float]:
     """AUROC per scoring variant, and transformed images scored per second."""
     t0 = time.perf_counter()
     fit_p = det.softmax_matrix(fit_x)

@@ -129,7 +129,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # normal training images instead of all. All 72 transforms; the whole test set.
     "quick": {"width": 1, "steps": 1500, "fit_images": 500},
     # Seconds, for tests and smoke runs: a handful of steps on a few hundred images.
-    "tiny": {"width": 1, "steps": 40, "batch_size": 64, "max_train_images": 500, "fit_images": 200, "max_test_images": 600},
+    "tiny": {"width": 1, "steps": 40, "batch_size": 64, "max_train_images": 500, "fit_images": 200,
+             "max_test_images": 600},
 }
 
 

@@ -125,7 +125,8 @@ class GeomDetector(BaseDetector):
             self._scorer = (model, scorer.to(self.device, memory_format=fmt))
         return self._scorer[1]
 
-    def _softmax_batches(self, x: np.ndarray | torch.Tensor, progress: ScoreProgressFn | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def _softmax_batches(self, x: np.ndarray | torch.Tensor,
+                         progress: ScoreProgressFn | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start index, softmax (b, k, k)) over batches of images, each expanded to its k transforms."""
         x = self.prepare(x)
         model = self.inference_model()
@@ -278,7 +279,8 @@ class GeomDetector(BaseDetector):
         det.model = model.to(det.device, memory_format=memory_format(det.device, det._dtype)).eval()
         det.alphas = state["alphas"].numpy()
         if det.alphas.shape != (len(det.transforms),) * 2:
-            raise CheckpointError(f"{path}: Dirichlet parameters of shape {det.alphas.shape} do not match {len(det.transforms)} transforms")
+            raise CheckpointError(f"{path}: Dirichlet parameters of shape {det.alphas.shape} do not match "
+                                  f"{len(det.transforms)} transforms")
         return det
 
 

@@ -149,7 +149,8 @@ def submit_training(request: RunRequest, data: ImageDataset, normal_class: int, 
 
     def work(job: Job) -> Path:
         def on_train(p: TrainProgress) -> None:
-            job.report(TRAIN_SHARE * p.fraction, f"step {p.step}/{p.total_steps} · loss {p.loss:.3f} · acc {p.accuracy:.2f}")
+            job.report(TRAIN_SHARE * p.fraction,
+                       f"step {p.step}/{p.total_steps} · loss {p.loss:.3f} · acc {p.accuracy:.2f}")
 
         def on_score(done: int, total: int) -> None:
             job.report(TRAIN_SHARE + (1 - TRAIN_SHARE) * done / total, f"scoring {done}/{total} images")

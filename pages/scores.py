@@ -18,7 +18,8 @@ from explorer import state
 from explorer.figures.gallery import display_images
 from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
 
-SCORES = {"dirichlet": "Dirichlet (the paper's score)", "simple": "simplified (mean probability of the right transform)"}
+SCORES = {"dirichlet": "Dirichlet (the paper's score)",
+          "simple": "simplified (mean probability of the right transform)"}
 METRICS = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 N_SHOWN = 9
 

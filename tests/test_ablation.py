@@ -31,7 +31,8 @@ TINY = dict(dataset="digits", steps=3, batch_size=16, fit_images=40, max_test_im
 
 
 def test_paper_presets_carry_the_papers_numbers() -> None:
-    assert {k: p.paper_auroc for k, p in PAPER_ABLATIONS.items()} == {"8v3-flip": 0.646, "3v8-flip": 0.957, "8v3-translate7": 0.919}
+    assert {k: p.paper_auroc for k, p in PAPER_ABLATIONS.items()} == {
+        "8v3-flip": 0.646, "3v8-flip": 0.957, "8v3-translate7": 0.919}
     spec = PAPER_ABLATIONS["8v3-translate7"].spec
     assert (spec.dataset, spec.normal, spec.anomaly, spec.transforms) == ("mnist", 8, 3, "translate7")
     assert paper_auroc_for(with_overrides(spec, steps=50)) == 0.919  # training knobs aside
@@ -162,7 +163,8 @@ def test_ablation_trains_the_small_cnn_when_asked(capsys: pytest.CaptureFixture)
 def test_weight_decay_reaches_the_classifier(capsys: pytest.CaptureFixture) -> None:
     spec = AblationSpec(**TINY, normal=8, anomaly=3, transforms="flip")
     data = ablation_data(spec).data
-    by_default = {net: ablation_config(replace(spec, network=net), data, seed=0).weight_decay for net in ("small_cnn", "wrn")}
+    by_default = {net: ablation_config(replace(spec, network=net), data, seed=0).weight_decay
+                  for net in ("small_cnn", "wrn")}
     assert by_default == {"small_cnn": 0.0, "wrn": 5e-4}
     assert ablation_config(replace(spec, weight_decay=1e-3), data, seed=0).weight_decay == 1e-3
     assert main(["ablation", "--dataset", "digits", "--normal", "8", "--anomaly", "3", "--weight-decay", "0.01",

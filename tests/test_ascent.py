@@ -35,7 +35,8 @@ def overconfident(det: GeomDetector, factor: float) -> GeomDetector:
 
 @pytest.mark.parametrize("factor", [1.0, 100.0])
 @pytest.mark.parametrize("method", ["simple", "dirichlet"])
-def test_torch_score_equals_the_detectors_score(rot4_det: GeomDetector, images: np.ndarray, method: str, factor: float) -> None:
+def test_torch_score_equals_the_detectors_score(rot4_det: GeomDetector, images: np.ndarray, method: str,
+                                                factor: float) -> None:
     det = overconfident(rot4_det, factor)
     if factor > 1:  # the regime where a fixed clip at 1e-10 used to flatten the detector's logs
         assert det.softmax_matrix(images).min() < 1e-20
@@ -58,7 +59,8 @@ def test_score_has_a_gradient_in_the_pixels(rot4_det: GeomDetector, images: np.n
 
 
 @pytest.mark.parametrize("method", ["simple", "dirichlet"])
-def test_ascent_raises_the_score_and_keeps_pixels_in_range(rot4_det: GeomDetector, images: np.ndarray, method: str) -> None:
+def test_ascent_raises_the_score_and_keeps_pixels_in_range(rot4_det: GeomDetector, images: np.ndarray,
+                                                           method: str) -> None:
     settings = AscentSettings(steps=12, step_size=0.05, method=method, frame_every=5)
     r = gradient_ascent(rot4_det, images, settings)
     assert r.frame_steps == [0, 5, 10, 12]

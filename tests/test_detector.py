@@ -107,11 +107,13 @@ def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProce
     import os
 
     env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=REPO, capture_output=True, text=True, env=env,
+                          timeout=300)
 
 
 def test_cli_run_prints_table_and_json(tmp_path):
-    res = _cli("run", "--dataset", "digits", "--normal-class", "4", "--preset", "tiny", "--device", "cpu", "--out", str(tmp_path))
+    res = _cli("run", "--dataset", "digits", "--normal-class", "4", "--preset", "tiny", "--device", "cpu",
+               "--out", str(tmp_path))
     assert res.returncode == 0, res.stderr
     last = json.loads(res.stdout.strip().splitlines()[-1])
     for key in ("dataset", "normal_class", "preset", "auroc", "aupr_in", "aupr_out", "seconds"):

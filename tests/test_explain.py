@@ -42,7 +42,8 @@ def test_integrated_gradients_completeness(rot4_det: GeomDetector, images: np.nd
     A ReLU network's gradient jumps along the path, so the error falls like 1/n_steps (measured on this
     model: ~3% at 64 steps, under 1% at 256); 128 steps must be within 3%.
     """
-    a = explain_score(rot4_det, images[:1], ExplainSettings(method="ig", score=score, n_steps=128, internal_batch_size=64))
+    settings = ExplainSettings(method="ig", score=score, n_steps=128, internal_batch_size=64)
+    a = explain_score(rot4_det, images[:1], settings)
     gap = a.value - a.baseline_value
     sums = a.maps.reshape(1, -1).sum(1)
     np.testing.assert_allclose(sums - gap, a.delta, rtol=1e-3, atol=1e-4 * np.abs(gap).max())  # delta is what it says

@@ -171,7 +171,8 @@ def test_runs_end_to_end_with_the_tiny_preset(tmp_path, monkeypatch):
     start = time.perf_counter()
     execute(nb, tmp_path, monkeypatch)  # raises CellExecutionError on the first failing cell
     seconds = time.perf_counter() - start
-    errors = [c.get("id") for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
+    errors = [c.get("id") for c in nb.cells
+              if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
     assert not errors
     figures = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                   if "application/vnd.plotly.v1+json" in o.get("data", {}))

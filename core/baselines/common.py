@@ -109,12 +109,13 @@ class Baseline(BaseDetector):
         idx = subsample(len(x), self.config.max_train_images, self.config.seed)
         x = x[torch.from_numpy(idx)]
         if len(x) < self.min_train_images:
-            raise BaselineFitError(f"{self.method} needs at least {self.min_train_images} normal training images, got {len(x)}")
+            raise BaselineFitError(f"{self.method} needs at least {self.min_train_images} normal training images, "
+                                   f"got {len(x)}")
         select = None
         if self.needs_selection:
             if x_select is None or is_normal_select is None:
-                raise BaselineFitError(f"{self.method} picks its hyperparameters in hindsight: fit() needs x_select and "
-                                       "is_normal_select (the labelled test set, as the paper did)")
+                raise BaselineFitError(f"{self.method} picks its hyperparameters in hindsight: fit() needs "
+                                       "x_select and is_normal_select (the labelled test set, as the paper did)")
             is_normal_select = np.asarray(is_normal_select, bool)
             if is_normal_select.all() or not is_normal_select.any():
                 raise BaselineFitError("the hindsight selection set needs both normal and anomalous images")

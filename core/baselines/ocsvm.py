@@ -191,7 +191,8 @@ class _OCSVM(Baseline):
         feats = self._features(x)
         if self.mode == "hindsight":
             assert select is not None
-            self.svm, grid = hindsight_grid(feats, self._features(select[0]), select[1], cfg.grid_nus, cfg.grid_gammas, progress)
+            self.svm, grid = hindsight_grid(feats, self._features(select[0]), select[1], cfg.grid_nus,
+                                            cfg.grid_gammas, progress)
             self.fit_info.update({
                 "selection": "hindsight: best test AUROC over the paper's grid (uses test labels)",
                 "grid_gammas": list(cfg.grid_gammas), "grid_nus": list(cfg.grid_nus),

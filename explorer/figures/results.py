@@ -76,7 +76,8 @@ def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str 
     Each legend entry carries our AUROC and, where the paper has one, its AUROC (in %).
     """
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (50.0)", line=dict(dash="dash", color="grey")))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (50.0)",
+                             line=dict(dash="dash", color="grey")))
     for m, (is_normal, score) in curves.items():
         c = detection_curves(is_normal, score)
         auroc = 100 * detection_metrics(is_normal, score)["auroc"]

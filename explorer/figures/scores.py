@@ -42,7 +42,8 @@ def roc_figure(is_normal: np.ndarray, scores: np.ndarray, paper_auroc: float | N
         fig.add_annotation(x=0.98, y=0.25, xanchor="right", showarrow=False, font=dict(color=PAPER_COLOR),
                            text=f"paper's AUROC for this class: {100 * paper_auroc:.1f}")
     fig.update_layout(title=title)
-    return _square_axes(fig, "false positive rate (anomalies called normal)", "true positive rate (normal called normal)")
+    return _square_axes(fig, "false positive rate (anomalies called normal)",
+                        "true positive rate (normal called normal)")
 
 
 def pr_figure(is_normal: np.ndarray, scores: np.ndarray, paper_aupr_in: float | None = None,
