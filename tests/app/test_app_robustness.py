@@ -11,9 +11,18 @@ import time
 from pathlib import Path
 
 import pytest
-from app_fixtures import REPO_ROOT, baseline_run, copy_run, exceptions, listed_pages, new_app, open_page, page_with_run
 
 from explorer.state import RUN_KEY
+from tests.app_fixtures import (
+    REPO_ROOT,
+    baseline_run,
+    copy_run,
+    exceptions,
+    listed_pages,
+    new_app,
+    open_page,
+    page_with_run,
+)
 
 PAGES = listed_pages()
 RUN_PAGES = [p for p in PAGES if "require_run()" in (REPO_ROOT / "pages" / p).read_text()]

@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from app_fixtures import listed_pages, streamlit_server, url_path
-from headless import CHROMIUM, Chromium
+
+from tests.app_fixtures import listed_pages, streamlit_server, url_path
+from tests.headless import CHROMIUM, Chromium
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")]

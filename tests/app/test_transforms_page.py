@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from app_fixtures import page_with_run
 from streamlit.testing.v1 import AppTest
+
+from tests.app_fixtures import page_with_run
 
 PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
          "most anomalous anomaly", "a test image by number")

@@ -6,9 +6,10 @@ import io
 
 import numpy as np
 import pytest
-from app_fixtures import page_with_run
 from PIL import Image
 from streamlit.testing.v1 import AppTest
+
+from tests.app_fixtures import page_with_run
 
 
 def png_bytes(array: np.ndarray) -> bytes:

@@ -128,28 +128,6 @@ def test_ablation_on_real_mnist_uses_all_test_images_of_both_digits(real_dataset
     assert len(prepared.x_train) == 5851 and prepared.x_train.shape[1:] == (32, 32, 1)
 
 
-def test_cli_ablation_prints_a_json_line(capsys: pytest.CaptureFixture) -> None:
-    rc = main(["ablation", "--dataset", "digits", "--normal", "8", "--anomaly", "3", "--transforms", "flip",
-               "--seeds", "2", "--steps", "2", "--max-test-images", "60", "--device", "cpu"])
-    assert rc == 0
-    out = capsys.readouterr().out.strip().splitlines()
-    line = json.loads(out[-1])
-    assert line["normal"] == "8" and line["anomaly"] == "3" and line["seeds"] == [0, 1]
-    assert 0 <= line["auroc_dirichlet"]["mean"] <= 1 and np.asarray(line["confusion_normal"]).shape == (2, 2)
-    assert any(row.startswith("AUROC") and "over 2 seeds" in row for row in out)
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--dataset", "digits", "--normal", "11", "--anomaly", "3"], "out of range"),
-    (["--dataset", "digits", "--normal", "8", "--anomaly", "3", "--transforms", "wobble"], "unknown transform set"),
-    ([], "give --preset"),
-])
-def test_cli_ablation_bad_input(args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
-    assert main(["ablation", *args, "--seeds", "1", "--steps", "1"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err
-
-
 def test_ablation_trains_the_small_cnn_when_asked(capsys: pytest.CaptureFixture) -> None:
     spec = AblationSpec(**TINY, normal=8, anomaly=3, transforms="flip", network="small_cnn")
     r = run_ablation(spec, 0, device="cpu")

@@ -1,18 +1,15 @@
-"""core.ascent (paper Figure 1): the differentiable score and gradient ascent on the input, and its CLI."""
+"""core.ascent (paper Figure 1): the differentiable score and gradient ascent on the input (its CLI: tests/cli)."""
 
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from core.ascent import AscentSettings, _update_mask, gaussian_blur, gradient_ascent, normality_score, to_uint8
-from core.cli import main
 from core.data import load_dataset, to_model_input
 from core.detector import GeomDetector
 
@@ -119,29 +116,3 @@ def test_update_mask_keeps_the_top_fraction() -> None:
 
 def test_to_uint8_round_trips_dataset_pixels(images: np.ndarray) -> None:
     np.testing.assert_array_equal(to_uint8(to_model_input(images).numpy()), images)
-
-
-def test_cli_ascent_on_a_run(tiny_run, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    png, npz = tmp_path / "a.png", tmp_path / "a.npz"
-    assert main(["ascent", "--run", str(tiny_run.path), "--index", "5", "--steps", "3", "--frame-every", "1",
-                 "--out", str(png), "--device", "cpu"]) == 0
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["index"] == 5 and line["steps"] == 3 and line["simple_after"] >= line["simple_before"]
-    assert png.is_file() and png.stat().st_size > 100
-    assert main(["ascent", "--run", str(tiny_run.path), "--index", "5", "--steps", "2", "--out", str(npz),
-                 "--score", "dirichlet", "--device", "cpu"]) == 0
-    with np.load(npz) as z:
-        assert z["frames"].shape[0] == 2 and z["curve_dirichlet"].shape == (3, 1)
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--run", "/nonexistent/run", "--index", "0"], "no run folder"),
-    (["--run", "{run}", "--index", "999999"], "out of range"),
-    (["--run", "{run}"], "--index is required"),
-    (["--run", "{run}", "--index", "0", "--out", "x.gif"], ".png or .npz"),
-])
-def test_cli_ascent_bad_input(tiny_run, args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
-    args = [a.replace("{run}", str(tiny_run.path)) for a in args]
-    assert main(["ascent", *args, "--steps", "1", "--device", "cpu"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err

@@ -22,7 +22,7 @@ from core.detector import CheckpointError
 from core.runs import write_run
 from explorer.notebooks.notebook_params import BUDGETS, check_parameters
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO_ROOT / "explorer" / "notebooks" / "transform_invariance.ipynb"
 PARAMETERS = ("dataset", "normal_class", "preset", "device", "data_dir", "run_dir", "seed")
 CELL_TIMEOUT_S = int(os.environ.get("GEOM_NOTEBOOK_CELL_TIMEOUT", "300"))  # per cell; raise it on a very busy machine
