@@ -23,11 +23,11 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make `core` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from core.ablation import PAPER_ABLATIONS, ablation_data, run_ablation, with_overrides  # noqa: E402
-from core.config import NETWORKS  # noqa: E402
-from core.metrics import mean_sem  # noqa: E402
+from core.ablation import PAPER_ABLATIONS, ablation_data, run_ablation, with_overrides
+from core.config import NETWORKS
+from core.metrics import mean_sem
 
 
 def main() -> None:
@@ -62,7 +62,8 @@ def main() -> None:
                 row = {"experiment": name, "transforms": str(spec.transforms), "steps": spec.steps,
                        "batch_size": spec.batch_size, "width": spec.width, "network": spec.network,
                        "weight_decay": spec.resolved_weight_decay,
-                       "seed": seed, "auroc": round(r.auroc["dirichlet"], 4), "auroc_simple": round(r.auroc["simple"], 4),
+                       "seed": seed, "auroc": round(r.auroc["dirichlet"], 4),
+                       "auroc_simple": round(r.auroc["simple"], 4),
                        "acc_normal": round(r.accuracy_normal, 3), "acc_anomalous": round(r.accuracy_anomalous, 3),
                        "train_s": round(r.train_seconds, 1), "score_s": round(r.score_seconds, 1)}
                 rows.append(row)
@@ -79,7 +80,8 @@ def main() -> None:
             secs = sum(r["train_s"] + r["score_s"] for r in sel)
             an = sum(r["acc_normal"] for r in sel) / len(sel)
             aa = sum(r["acc_anomalous"] for r in sel) / len(sel)
-            print(f"{name:<16} {transforms:<18} {steps:>5} {m:>10.3f} ± {s:.3f} {ms:>6.3f} ± {ss:.3f} {PAPER_ABLATIONS[name].paper_auroc:>6.3f} "
+            paper = PAPER_ABLATIONS[name].paper_auroc
+            print(f"{name:<16} {transforms:<18} {steps:>5} {m:>10.3f} ± {s:.3f} {ms:>6.3f} ± {ss:.3f} {paper:>6.3f} "
                   f"{an:>10.3f} {aa:>9.3f} {secs:>8.0f}")
     print(f"total {time.perf_counter() - t_all:.0f} s over {len(rows)} trainings")
 

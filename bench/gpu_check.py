@@ -47,7 +47,8 @@ def protocol_run(dataset: str, normal_class: int, preset: str, device: str, data
     """Train, fit and score one class exactly as ``python -m core run`` does, in a throwaway folder."""
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
-        run = run_one_class(RunRequest(dataset, normal_class, preset, seed=0, device=device, data_dir=data_dir, out=out))
+        request = RunRequest(dataset, normal_class, preset, seed=0, device=device, data_dir=data_dir, out=out)
+        run = run_one_class(request)
         wall = time.perf_counter() - start
     meta, metrics = run.meta, run.metrics
     return {
@@ -71,8 +72,8 @@ def main() -> None:
     device = resolve_device("cpu" if args.smoke else args.device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    summary: dict[str, Any] = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-                               "torch": torch.__version__, "smoke": args.smoke}
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
+    summary: dict[str, Any] = {"device": name, "torch": torch.__version__, "smoke": args.smoke}
     start = time.perf_counter()
     summary["overhead"] = measure(device, width=1 if args.smoke else 4, channels=1, steps=2 if args.smoke else 20,
                                   rounds=1 if args.smoke else 5)

@@ -55,7 +55,8 @@ def interleaved_best(fns: list, repeats: int, device: torch.device, rounds: int 
     return best
 
 
-def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int = 20, rounds: int = 5) -> dict[str, object]:
+def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int = 20,
+            rounds: int = 5) -> dict[str, object]:
     """Throughputs and ratios of the real training step and scoring pass against the bare model."""
     cfg = preset_config("quick", 32, channels, width=width)
     dtype = resolve_precision(cfg.precision, device)
@@ -88,7 +89,8 @@ def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int 
     n_images = 4 * per_batch
     images = x[:n_images]
     # The bare model sees the same batches the scorer uses, already transformed.
-    ready = [tset.apply_all(images[i:i + per_batch]).contiguous(memory_format=fmt) for i in range(0, n_images, per_batch)]
+    ready = [tset.apply_all(images[i:i + per_batch]).contiguous(memory_format=fmt)
+             for i in range(0, n_images, per_batch)]
 
     def real_score() -> None:
         det.softmax_matrix(images)
@@ -100,7 +102,8 @@ def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int 
 
     folded = det.inference_model()
     repeats = max(3, steps // 8)
-    real_i, bare_i, unfolded_i = interleaved_best([real_score, lambda: bare(folded), lambda: bare(model)], repeats, device, rounds)
+    real_i, bare_i, unfolded_i = interleaved_best([real_score, lambda: bare(folded), lambda: bare(model)], repeats,
+                                                  device, rounds)
     result = {
         "device": str(device),
         "precision": str(dtype or "fp32").replace("torch.", ""),

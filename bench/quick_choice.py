@@ -47,7 +47,8 @@ def main() -> None:
             for n_fit in (250, 500, 1000):
                 variants[f"fit{n_fit}"] = dirichlet_score(p, fit_dirichlet(fit_p[:n_fit].transpose(1, 0, 2)))
             alphas = fit_dirichlet(fit_p.transpose(1, 0, 2))
-            for name, idx in {"noflip36": np.arange(36), "every2nd36": np.arange(0, 72, 2), "every4th18": np.arange(0, 72, 4)}.items():
+            subsets = {"noflip36": np.arange(36), "every2nd36": np.arange(0, 72, 2), "every4th18": np.arange(0, 72, 4)}
+            for name, idx in subsets.items():
                 variants[name] = dirichlet_score(p[:, idx], alphas[idx])
             for name, s in variants.items():
                 row = {"class": cls, "steps": steps, "width": args.width, "variant": name,

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,7 +56,8 @@ class AblationSpec:
     dataset: str = "mnist"  # any registry name; the paper used MNIST (fashion_mnist works the same)
     normal: int | str = 8  # the normal class (id or name), trained on
     anomaly: int | str = 3  # the one anomalous class mixed into the test set
-    transforms: str | TransformList = "flip"  # a TransformSet name (flip, translate7, rot4, ...) or (flip, rows, cols, rot) tuples
+    # a TransformSet name (flip, translate7, rot4, ...) or (flip, rows, cols, rot) tuples
+    transforms: str | TransformList = "flip"
     steps: int = 600  # optimiser steps (the paper trained much longer; see bench/ablation_seeds.py)
     batch_size: int = 64
     network: str = "small_cnn"  # or "wrn" (globally pooled, as in the detector proper)
@@ -184,7 +186,8 @@ def ablation_data(spec: AblationSpec, data_dir: str | None = None, download: boo
     data = load_dataset(spec.dataset, data_dir, download=download)
     normal, anomaly = parse_class(data, spec.normal), parse_class(data, spec.anomaly)
     if normal == anomaly:
-        raise ValueError(f"the normal and anomalous class are both {data.class_label(normal)}: pick two different classes")
+        raise ValueError(f"the normal and anomalous class are both {data.class_label(normal)}: "
+                         "pick two different classes")
     spec.transform_set(data.image_size)  # fail on a bad transform set before any training
     index = np.flatnonzero(np.isin(data.y_test, [normal, anomaly]))
     if spec.max_test_images is not None and spec.max_test_images < len(index):
@@ -229,7 +232,8 @@ class AblationResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"seed": self.seed, "auroc": {m: round(v, 4) for m, v in self.auroc.items()},
-                "accuracy_normal": round(self.accuracy_normal, 4), "accuracy_anomalous": round(self.accuracy_anomalous, 4),
+                "accuracy_normal": round(self.accuracy_normal, 4),
+                "accuracy_anomalous": round(self.accuracy_anomalous, 4),
                 "confusion_normal": np.round(self.confusion_normal, 4).tolist(),
                 "confusion_anomalous": np.round(self.confusion_anomalous, 4).tolist(),
                 "n_normal": self.n_normal, "n_anomalous": self.n_anomalous,
@@ -243,7 +247,8 @@ def train_ablation(spec: AblationSpec, seed: int, prepared: AblationData, device
     return det.fit(prepared.x_train, progress=progress)
 
 
-def evaluate_ablation(det: GeomDetector, prepared: AblationData, seed: int = 0, train_seconds: float = 0.0) -> AblationResult:
+def evaluate_ablation(det: GeomDetector, prepared: AblationData, seed: int = 0,
+                      train_seconds: float = 0.0) -> AblationResult:
     """Score the two classes' test images: AUROC per score method and the classifier's confusion."""
     start = time.perf_counter()
     p = det.softmax_matrix(prepared.x_test)
@@ -312,9 +317,10 @@ class AblationSummary:
 
 def paper_auroc_for(spec: AblationSpec) -> float | None:
     """The paper's AUROC when ``spec`` is one of its three experiments (training knobs aside)."""
+    key = (spec.dataset, str(spec.normal), str(spec.anomaly), spec.transforms)
     for preset in PAPER_ABLATIONS.values():
         p = preset.spec
-        if (p.dataset, str(p.normal), str(p.anomaly), p.transforms) == (spec.dataset, str(spec.normal), str(spec.anomaly), spec.transforms):
+        if (p.dataset, str(p.normal), str(p.anomaly), p.transforms) == key:
             return preset.paper_auroc
     return None
 
@@ -333,7 +339,8 @@ def run_ablation_seeds(spec: AblationSpec, seeds: Sequence[int] = (0, 1, 2, 3, 4
                            prepared.data.class_label(prepared.anomaly))
 
 
-def transformed_examples(spec: AblationSpec, prepared: AblationData, per_class: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
+def transformed_examples(spec: AblationSpec, prepared: AblationData, per_class: int = 4,
+                         seed: int = 0) -> dict[str, np.ndarray]:
     """A few test images of each class under every transform: {"normal"|"anomaly": uint8 (n, k, H, W, C)}.
 
     This is what the classifier sees; an '8' and its mirror image look alike, a '3' and its mirror do not.

@@ -17,8 +17,8 @@ recomputes it in torch (fp32, eval mode) from the softmax of the model on all k 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import torch
@@ -67,7 +67,7 @@ class AscentSettings:
     steps: int = 200
     step_size: float = 0.05  # largest change of any pixel per step (pixels live in [-1, 1])
     method: str = "simple"  # score to maximise: simple (the paper) or dirichlet
-    keep_top: float | None = 1.0  # update only this fraction of pixels, those with the largest |grad * x| (None/1 = all)
+    keep_top: float | None = 1.0  # update only this fraction of pixels, those with the largest |grad * x| (None/1: all)
     smooth_sigma: float = 1.0  # Gaussian blur (pixels) of each update; 0 = none
     clip: bool = True  # keep pixels in the valid range [-1, 1]
     frame_every: int = 10  # keep a frame every this many steps (plus the first and last)
@@ -146,7 +146,8 @@ def gradient_ascent(det: GeomDetector, images: np.ndarray | torch.Tensor, settin
     x = as_model_input(images).detach().to(det.device, torch.float32).clone()
     want = (det.config.in_channels, det.config.image_size, det.config.image_size)
     if tuple(x.shape[1:]) != want:
-        raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this detector, which expects {want}")
+        raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this detector, "
+                         f"which expects {want}")
     s = settings
     curves = {m: np.zeros((s.steps + 1, len(x)), np.float64) for m in SCORE_METHODS}
     frames, frame_steps = [x.cpu().numpy().copy()], [0]

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -83,7 +84,8 @@ class BaseDetector(ABC):
     def check_shape(self, x: torch.Tensor) -> None:
         want = self.input_shape
         if tuple(x.shape[1:]) != want:
-            raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this detector, which expects {want}")
+            raise ValueError(f"images of shape {tuple(x.shape[1:])} (C, H, W) do not fit this detector, "
+                             f"which expects {want}")
 
     def prepare(self, x: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Images as model input, refused when the detector is not fitted or they are shaped otherwise."""

@@ -14,7 +14,6 @@ from typing import Any
 
 from core.transforms import TransformSet
 
-
 NETWORKS = ("wrn", "small_cnn")
 
 
@@ -102,7 +101,7 @@ class GeomConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GeomConfig":
+    def from_dict(cls, data: dict[str, Any]) -> GeomConfig:
         """Rebuild from JSON, refusing keys this version does not know (a newer or foreign file)."""
         check_known_fields(cls, data, "config")
         return cls(**data)
@@ -130,7 +129,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # normal training images instead of all. All 72 transforms; the whole test set.
     "quick": {"width": 1, "steps": 1500, "fit_images": 500},
     # Seconds, for tests and smoke runs: a handful of steps on a few hundred images.
-    "tiny": {"width": 1, "steps": 40, "batch_size": 64, "max_train_images": 500, "fit_images": 200, "max_test_images": 600},
+    "tiny": {"width": 1, "steps": 40, "batch_size": 64, "max_train_images": 500, "fit_images": 200,
+             "max_test_images": 600},
 }
 
 

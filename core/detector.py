@@ -16,16 +16,16 @@ file never runs code from it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from core.base_detector import BaseDetector
-
 from core.config import GeomConfig
 from core.data import as_model_input
 from core.dirichlet import dirichlet_contributions, fit_dirichlet, simple_score
@@ -78,7 +78,7 @@ class GeomDetector(BaseDetector):
 
     # ----- fitting -------------------------------------------------------------------------------
     def fit(self, x_normal: np.ndarray | torch.Tensor, progress: ProgressFn | None = None,
-            score_progress: ScoreProgressFn | None = None) -> "GeomDetector":
+            score_progress: ScoreProgressFn | None = None) -> GeomDetector:
         """Train the classifier on normal images, then fit one Dirichlet per transform."""
         x = as_model_input(x_normal)
         self.check_shape(x)
@@ -125,7 +125,8 @@ class GeomDetector(BaseDetector):
             self._scorer = (model, scorer.to(self.device, memory_format=fmt))
         return self._scorer[1]
 
-    def _softmax_batches(self, x: np.ndarray | torch.Tensor, progress: ScoreProgressFn | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def _softmax_batches(self, x: np.ndarray | torch.Tensor,
+                         progress: ScoreProgressFn | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start index, softmax (b, k, k)) over batches of images, each expanded to its k transforms."""
         x = self.prepare(x)
         model = self.inference_model()
@@ -251,7 +252,7 @@ class GeomDetector(BaseDetector):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto",
-             expected: GeomConfig | None = None) -> "GeomDetector":
+             expected: GeomConfig | None = None) -> GeomDetector:
         """Open a checkpoint; with ``expected``, refuse one whose transforms or architecture differ."""
         path = Path(path)
         state = read_checkpoint_dict(path, CHECKPOINT_FORMAT, "GEOM",
@@ -278,7 +279,8 @@ class GeomDetector(BaseDetector):
         det.model = model.to(det.device, memory_format=memory_format(det.device, det._dtype)).eval()
         det.alphas = state["alphas"].numpy()
         if det.alphas.shape != (len(det.transforms),) * 2:
-            raise CheckpointError(f"{path}: Dirichlet parameters of shape {det.alphas.shape} do not match {len(det.transforms)} transforms")
+            raise CheckpointError(f"{path}: Dirichlet parameters of shape {det.alphas.shape} do not match "
+                                  f"{len(det.transforms)} transforms")
         return det
 
 

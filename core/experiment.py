@@ -6,9 +6,10 @@ Shared by the command line, the explorer and the notebook, so a run made anywher
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

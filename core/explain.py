@@ -19,8 +19,8 @@ question. captum is imported only in this module.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -122,7 +122,8 @@ def _attribute(det: GeomDetector, x: torch.Tensor, forward: Callable[..., torch.
             delta = d.detach().float().cpu().numpy()
         elif s.method == "saliency":
             counted = _Counted(forward, 1, progress)
-            attr = Saliency(counted).attribute(x.clone().requires_grad_(True), abs=True, additional_forward_args=extra_args)
+            attr = Saliency(counted).attribute(x.clone().requires_grad_(True), abs=True,
+                                               additional_forward_args=extra_args)
         else:
             h, w = x.shape[-2:]
             windows = (math.floor((h - s.window) / s.stride) + 1) * (math.floor((w - s.window) / s.stride) + 1)
@@ -147,7 +148,8 @@ def explain_score(det: GeomDetector, images: np.ndarray | torch.Tensor, settings
 
 
 def explain_transforms(det: GeomDetector, image: np.ndarray | torch.Tensor, transforms: Sequence[int] | None = None,
-                       settings: ExplainSettings = ExplainSettings(), progress: ExplainProgressFn | None = None) -> Attribution:
+                       settings: ExplainSettings = ExplainSettings(),
+                       progress: ExplainProgressFn | None = None) -> Attribution:
     """For ONE image, attribution of log p_t(T_t(x)) for each transform t (default: all k).
 
     Returns maps of shape (len(transforms), C, H, W), row i for transform ``transforms[i]``.

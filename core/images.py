@@ -34,7 +34,8 @@ from core.data.decode import fit_square
 from core.detector import GeomDetector
 from core.dirichlet import dirichlet_contributions
 
-__all__ = ["ImageFileError", "ImageReport", "MAX_FILE_BYTES", "MAX_PIXELS", "describe_preparation", "inspect_image", "load_image_file", "open_image", "should_invert", "to_dataset_shape"]
+__all__ = ["ImageFileError", "ImageReport", "MAX_FILE_BYTES", "MAX_PIXELS", "describe_preparation", "inspect_image",
+           "load_image_file", "open_image", "should_invert", "to_dataset_shape"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 """Larger uploads are refused before decoding: no sensible image for a 32x32 model is that big."""
@@ -129,7 +130,8 @@ def describe_preparation(channels: int, size: int, dataset: str | None = None) -
         return (f"{colour}; shorter side scaled to {size - 4} and centre-cropped, then a 2-pixel black border "
                 f"added to make {size} x {size}, as the 28 x 28 digits were padded")
     if preparation == "digits8":
-        return f"{colour}; reduced to 8 x 8 at 17 grey levels, then enlarged to {size} x {size}, as scikit-learn's digits were"
+        return (f"{colour}; reduced to 8 x 8 at 17 grey levels, then enlarged to {size} x {size}, "
+                "as scikit-learn's digits were")
     return f"{colour}; shorter side scaled to {size} and centre-cropped to {size} x {size}"
 
 

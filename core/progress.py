@@ -22,7 +22,8 @@ class ProgressBar:
         self._last_decile = -1
 
     def train(self, p: TrainProgress) -> None:
-        self.update(p.fraction, f"step {p.step}/{p.total_steps} loss {p.loss:.3f} acc {p.accuracy:.2f} {p.elapsed_s:.0f}s")
+        self.update(p.fraction,
+                    f"step {p.step}/{p.total_steps} loss {p.loss:.3f} acc {p.accuracy:.2f} {p.elapsed_s:.0f}s")
 
     def score(self, done: int, total: int) -> None:
         self.update(done / total, f"scored {done}/{total} images")

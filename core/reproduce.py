@@ -2,8 +2,9 @@
 
 ``reproduce(...)`` walks every normal class of a dataset, and for each method and seed either
 reuses a complete run folder (``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/``) or trains
-one (through its detector's ``run_one_vs_all``, :mod:`core.base_detector`). Run folders are written atomically, so an interrupted
-reproduce loses at most the run in progress and the next call picks up where it stopped.
+one (through its detector's ``run_one_vs_all``, :mod:`core.base_detector`). Run folders are written
+atomically, so an interrupted reproduce loses at most the run in progress and the next call picks up
+where it stopped.
 
 Tables follow the paper's layout: one per metric (AUROC, AUPR-in, AUPR-out), a row per normal class
 plus the dataset average, and for each method our mean +- SEM over runs with the paper's published
@@ -16,19 +17,28 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from core.baselines import DETECTORS, GEOM, SCORE_KEY, detector_class, method_title, paper_method, parse_methods
-from core.data import RECORDS, ImageDataset, load_dataset, parse_class
 from core.config import PRESETS
+from core.data import RECORDS, ImageDataset, load_dataset, parse_class
 from core.metrics import mean_sem
 from core.paper_tables import METRICS, paper_value
-from core.runs import (RunInfo, find_runs, is_complete, read_run, results_root, run_dir, run_folder_name,
-                       run_seed_pattern)
+from core.runs import (
+    RunInfo,
+    find_runs,
+    is_complete,
+    read_run,
+    results_root,
+    run_dir,
+    run_folder_name,
+    run_seed_pattern,
+)
 
 METRIC_TITLES = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 PAPER_TABLE_NUMBER = {"auroc": 1, "aupr_in": 2, "aupr_out": 3}
@@ -205,7 +215,8 @@ def table_markdown(table: ResultTable) -> str:
              f"preset `{table.preset}`")
     records = table_records(table)
     headers = list(records[0])
-    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+    rule = "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"
+    lines = [f"### {title}", "", "| " + " | ".join(headers) + " |", rule]
     for rec in records:
         label = f"**{rec['class']}**" if rec["class"] == AVG else rec["class"]
         lines.append("| " + " | ".join([label] + [rec[h] for h in headers[1:]]) + " |")

@@ -29,9 +29,10 @@ import tempfile
 import time
 import uuid
 import zipfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -95,7 +96,8 @@ def read_checkpoint_dict(path: str | os.PathLike, fmt: str, kind: str, hint: str
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise CheckpointError(f"{path} is not a readable {kind} checkpoint ({type(exc).__name__}: {exc}){hint}") from exc
+        raise CheckpointError(f"{path} is not a readable {kind} checkpoint "
+                              f"({type(exc).__name__}: {exc}){hint}") from exc
     if not isinstance(state, dict) or state.get("format") != fmt:
         raise CheckpointError(f"{path} is not a {kind} checkpoint (expected format {fmt!r})")
     return state
@@ -147,7 +149,7 @@ class RunInfo:
         return self.path / MODEL_FILE
 
 
-def run_meta(method: str, data: "ImageDataset", normal_class: int, preset: str, seed: int, config: dict[str, Any],
+def run_meta(method: str, data: ImageDataset, normal_class: int, preset: str, seed: int, config: dict[str, Any],
              device: torch.device | str, n_train: int, n_test: int, train_s: float, score_s: float,
              cpu_s: float) -> dict[str, Any]:
     """The run.json fields every method writes, so the CLI, the tables and the explorer read all alike."""
@@ -171,7 +173,7 @@ def run_meta(method: str, data: "ImageDataset", normal_class: int, preset: str, 
         # neighbours too; cpu_seconds / threads is what the run costs on an idle one.
         "cpu_seconds": round(cpu_s, 2),
         "threads": torch.get_num_threads(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "versions": {"torch": torch.__version__, "python": platform.python_version()},
     }
 

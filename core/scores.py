@@ -9,8 +9,9 @@ Scores follow GEOM's convention: higher = more normal.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, overload
+from typing import overload
 
 import numpy as np
 
@@ -107,7 +108,7 @@ class RunScores:
         pos = np.asarray(positions, dtype=np.int64)
         s = self.score(method)[pos]
         return [Case(int(self.test_index[p]), int(self.labels[p]), float(v), float(q))
-                for p, v, q in zip(pos, s, self.percentile(method, s))]
+                for p, v, q in zip(pos, s, self.percentile(method, s), strict=True)]
 
     def typical(self, method: str = "dirichlet", normal: bool = True) -> int:
         """Dataset test index of the normal image (or anomaly) with the median score: a typical one."""

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -113,7 +113,8 @@ def build_model(config: GeomConfig) -> WideResNet | SmallCNN:
     return WideResNet(config.depth, config.width, config.num_transforms, config.in_channels, config.image_size)
 
 
-def pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def pair_batches(n_images: int, k: int, batch_size: int, steps: int,
+                 generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(image index, transform label) batches: epochs of shuffled pairs, cut at ``steps`` batches.
 
     The arguments are checked here, when it is called, not at the first batch: a generator body
@@ -125,7 +126,8 @@ def pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: 
     return _pair_batches(n_images, k, batch_size, steps, generator)
 
 
-def _pair_batches(n_images: int, k: int, batch_size: int, steps: int, generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _pair_batches(n_images: int, k: int, batch_size: int, steps: int,
+                  generator: torch.Generator) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     done = 0
     while True:
         perm = torch.randperm(n_images * k, generator=generator)
@@ -193,7 +195,8 @@ def train_classifier(
             correct_sum += (logits.detach().argmax(1) == labels).sum()
             seen += len(labels)
             if step % report_every == 0 or step == total:
-                progress(TrainProgress(step, total, float(loss_sum) / seen, float(correct_sum) / seen, time.perf_counter() - start))
+                progress(TrainProgress(step, total, float(loss_sum) / seen, float(correct_sum) / seen,
+                                       time.perf_counter() - start))
                 loss_sum.zero_()
                 correct_sum.zero_()
                 seen = 0

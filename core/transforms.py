@@ -13,9 +13,10 @@ keeps the self-labelled training set virtual (it is never materialised).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable, Iterable, NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -85,7 +86,7 @@ class TransformSet:
 
     # ----- named sets -------------------------------------------------------------------------
     @classmethod
-    def paper(cls, image_size: int = 32) -> "TransformSet":
+    def paper(cls, image_size: int = 32) -> TransformSet:
         """The 72 transforms in the authors' index order: 36*flip + 12*i + 4*j + k, identity first."""
         s = paper_shift(image_size)
         shifts = (0, -s, s)
@@ -101,34 +102,34 @@ class TransformSet:
         )
 
     @classmethod
-    def flip(cls) -> "TransformSet":
+    def flip(cls) -> TransformSet:
         """Identity and horizontal flip (the paper's Section 6 flip ablation)."""
         return cls((Transform(False, 0, 0, 0), Transform(True, 0, 0, 0)), name="flip")
 
     @classmethod
-    def translate(cls, pixels: int = 7) -> "TransformSet":
+    def translate(cls, pixels: int = 7) -> TransformSet:
         """Identity and a horizontal translation by ``pixels`` (Section 6 uses 7 px on MNIST)."""
         return cls((Transform(False, 0, 0, 0), Transform(False, 0, pixels, 0)), name=f"translate{pixels}")
 
     @classmethod
-    def rotations(cls) -> "TransformSet":
+    def rotations(cls) -> TransformSet:
         """The four rotations by multiples of 90 degrees."""
         return cls(tuple(Transform(False, 0, 0, k) for k in range(4)), name="rot4")
 
     @classmethod
-    def flip_rotations(cls) -> "TransformSet":
+    def flip_rotations(cls) -> TransformSet:
         """Flip x 4 rotations (8): the set behind the paper's Figure 1 gradient-ascent demo."""
         return cls(
             tuple(Transform(bool(f), 0, 0, k) for f in (0, 1) for k in range(4)), name="flip_rot8"
         )
 
     @classmethod
-    def custom(cls, transforms: Iterable[Sequence[int]], name: str = "custom") -> "TransformSet":
+    def custom(cls, transforms: Iterable[Sequence[int]], name: str = "custom") -> TransformSet:
         """Any list of (flip, shift_rows, shift_cols, rot) tuples."""
         return cls(tuple(Transform(bool(f), int(r), int(c), int(k) % 4) for f, r, c, k in transforms), name)
 
     @classmethod
-    def by_name(cls, name: str, image_size: int = 32) -> "TransformSet":
+    def by_name(cls, name: str, image_size: int = 32) -> TransformSet:
         """Look a set up by the name used in configs and on the command line (see :data:`TRANSFORM_SETS`)."""
         named = TRANSFORM_SETS.get(name)
         if named is not None and named.build is not None:

@@ -12,8 +12,8 @@ import copy
 import math
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class PreActBlock(nn.Module):
@@ -54,7 +54,8 @@ class WideResNet(nn.Module):
         blocks: list[nn.Module] = []
         for group, stride in enumerate((1, 2, 2)):
             for b in range(n):
-                blocks.append(PreActBlock(widths[group] if b == 0 else widths[group + 1], widths[group + 1], stride if b == 0 else 1))
+                in_width = widths[group] if b == 0 else widths[group + 1]
+                blocks.append(PreActBlock(in_width, widths[group + 1], stride if b == 0 else 1))
         self.blocks = nn.Sequential(*blocks)
         self.bn = nn.BatchNorm2d(widths[3], momentum=0.1, eps=1e-5)
         pooled_side = image_size // 4 // 8  # after two stride-2 groups, then an 8x8 pool

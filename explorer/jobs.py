@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from core.data import ImageDataset
 from core.experiment import RunRequest, run_one_class, run_path
@@ -39,7 +39,7 @@ class Job:
 
     key: str
     title: str
-    work: Callable[["Job"], Path]
+    work: Callable[[Job], Path]
     state: str = QUEUED
     fraction: float = 0.0
     text: str = "waiting"
@@ -133,7 +133,7 @@ class JobQueue:
                 result = job.work(job)
             except JobCancelled:
                 job.state, job.text = CANCELLED, "cancelled: nothing was saved"
-            except Exception as exc:  # any failure belongs to the job; the worker must serve the next
+            except Exception as exc:  # noqa: BLE001 - any failure belongs to the job; the worker serves the next
                 job.state, job.error = FAILED, str(exc) or type(exc).__name__
             else:
                 job.result, job.fraction, job.text, job.state = result, 1.0, "done", DONE
@@ -149,7 +149,8 @@ def submit_training(request: RunRequest, data: ImageDataset, normal_class: int, 
 
     def work(job: Job) -> Path:
         def on_train(p: TrainProgress) -> None:
-            job.report(TRAIN_SHARE * p.fraction, f"step {p.step}/{p.total_steps} · loss {p.loss:.3f} · acc {p.accuracy:.2f}")
+            job.report(TRAIN_SHARE * p.fraction,
+                       f"step {p.step}/{p.total_steps} · loss {p.loss:.3f} · acc {p.accuracy:.2f}")
 
         def on_score(done: int, total: int) -> None:
             job.report(TRAIN_SHARE + (1 - TRAIN_SHARE) * done / total, f"scoring {done}/{total} images")

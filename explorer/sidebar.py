@@ -12,7 +12,8 @@ from core.runs import RunInfo
 from explorer import state
 from explorer.jobs import CANCELLED, DONE, FAILED, JOBS, QUEUED, Job, submit_training
 
-PRESET_HELP = "paper: the paper's WRN-10-4, 3 epochs (GPU). quick: a few minutes on a CPU. tiny: seconds, a rough model."
+PRESET_HELP = ("paper: the paper's WRN-10-4, 3 epochs (GPU). quick: a few minutes on a CPU. "
+               "tiny: seconds, a rough model.")
 MY_JOBS_KEY = "geom_my_jobs"  # see my_jobs
 POLL_S = 1.0  # how often the sidebar redraws a running job's progress
 
@@ -47,8 +48,8 @@ def train_panel() -> None:
     cls = st.sidebar.selectbox("Normal class", range(len(labels)), format_func=lambda i: labels[i],
                                index=run_cls if run_cls < len(labels) else 0)
     presets = list(PRESETS)
-    preset = st.sidebar.selectbox("Preset", presets, index=presets.index(meta.get("preset") if meta.get("preset") in PRESETS else "tiny"),
-                                  help=PRESET_HELP)
+    current = meta.get("preset") if meta.get("preset") in PRESETS else "tiny"
+    preset = st.sidebar.selectbox("Preset", presets, index=presets.index(current), help=PRESET_HELP)
     seed = st.sidebar.number_input("Seed", min_value=0, value=0, step=1)
     device = st.sidebar.selectbox("Device", ["auto", "cpu", "cuda"])
     if st.sidebar.button("Train", type="primary", use_container_width=True,

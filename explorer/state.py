@@ -10,15 +10,26 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Hashable
 from pathlib import Path
-from typing import Any, Hashable, TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
 from core.data import DataError, ImageDataset, load_dataset
 from core.detector import GeomDetector
-from core.runs import (CheckpointError, DamagedRunError, RunInfo, RunScan, read_run, recover_interrupted_writes,
-                       resolve_run_folder, results_root, run_roots, scan_runs)
+from core.runs import (
+    CheckpointError,
+    DamagedRunError,
+    RunInfo,
+    RunScan,
+    read_run,
+    recover_interrupted_writes,
+    resolve_run_folder,
+    results_root,
+    run_roots,
+    scan_runs,
+)
 from core.scores import RunScores
 
 RUN_KEY = "geom_run_path"

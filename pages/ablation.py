@@ -7,8 +7,14 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from core.ablation import (PAPER_ABLATIONS, AblationSpec, ablation_data, paper_auroc_for, run_ablation,
-                           transformed_examples)
+from core.ablation import (
+    PAPER_ABLATIONS,
+    AblationSpec,
+    ablation_data,
+    paper_auroc_for,
+    run_ablation,
+    transformed_examples,
+)
 from core.data import DATASETS, DataError, load_dataset, resolve_data_dir
 from core.metrics import mean_sem
 from core.train import TrainProgress
@@ -78,7 +84,8 @@ else:
         st.warning(how_to_get(name))
         st.stop()
     labels = data.class_labels()
-    normal = c2.selectbox("Normal class", range(len(labels)), index=min(8, len(labels) - 1), format_func=lambda i: labels[i])
+    normal = c2.selectbox("Normal class", range(len(labels)), index=min(8, len(labels) - 1),
+                          format_func=lambda i: labels[i])
     anomaly = c3.selectbox("Anomalous class", [i for i in range(len(labels)) if i != normal],
                            format_func=lambda i: labels[i])
     kind = c4.selectbox("Transforms", list(SETS), format_func=SETS.get)
@@ -86,13 +93,14 @@ else:
     if kind == "translate":
         transforms = f"translate{st.slider('Shift (pixels, content moves left)', 1, 16, 7)}"
     elif kind == "custom":
-        transforms = st.text_input("Transforms as flip,rows,cols,rot; …  (rows/cols: shift in pixels, rot: quarter turns)",
-                                   "0,0,0,0; 0,0,0,1")
+        transforms = st.text_input("Transforms as flip,rows,cols,rot; …  "
+                                   "(rows/cols: shift in pixels, rot: quarter turns)", "0,0,0,0; 0,0,0,1")
     spec = AblationSpec(dataset=name, normal=normal, anomaly=anomaly, transforms=transforms)
 
 a, b, c = st.columns(3)
 steps = a.number_input("Training steps per seed", 1, 5000, spec.steps, step=50,
-                       help=f"Batches of {spec.batch_size} (image, transform) pairs. More steps: a more confident classifier.")
+                       help=f"Batches of {spec.batch_size} (image, transform) pairs. "
+                            "More steps: a more confident classifier.")
 n_seeds = b.number_input("Seeds", 1, 10, 3, help="The paper reports mean ± SEM over 5 runs.")
 network = c.selectbox("Classifier", list(NETWORK_NAMES), format_func=NETWORK_NAMES.get,
                       help="The WRN pools globally, so it reads a shift or a flip from any digit alike; the small "
@@ -114,15 +122,16 @@ normal_label, anomaly_label = data.class_label(prepared.normal), data.class_labe
 tset = spec.transform_set(data.image_size)
 
 st.subheader("What the classifier has to tell apart")
-st.caption(f"Test images of the normal class ({normal_label}) and of the anomaly ({anomaly_label}) under each transform.")
+st.caption(f"Test images of the normal class ({normal_label}) and of the anomaly ({anomaly_label}) "
+           "under each transform.")
 examples = transformed_examples(spec, prepared, per_class=3)
-st.plotly_chart(transform_examples_figure(examples, tset.names, {"normal": f"normal {normal_label}", "anomaly": f"anomaly {anomaly_label}"}),
-                width="content", config=STATIC_CHART)
+titles = {"normal": f"normal {normal_label}", "anomaly": f"anomaly {anomaly_label}"}
+st.plotly_chart(transform_examples_figure(examples, tset.names, titles), width="content", config=STATIC_CHART)
 
 store = state.result_store("ablation")  # keyed by (spec, seed): the same experiment never retrains
 seeds = list(range(int(n_seeds)))
 keys = [(spec.key(), seed) for seed in seeds]
-missing = [seed for key, seed in zip(keys, seeds) if key not in store]
+missing = [seed for key, seed in zip(keys, seeds, strict=True) if key not in store]
 if missing and st.button(f"Train {len(missing)} model{'s' * (len(missing) > 1)}", type="primary"):
     bar = st.progress(0.0, text="starting…")
     for j, seed in enumerate(missing):
@@ -152,8 +161,8 @@ c3.metric("… anomalies", f"{100 * np.mean([r.accuracy_anomalous for r in done]
 if missing:
     st.caption(f"{len(missing)} of {len(seeds)} seeds not trained yet.")
 left, right = st.columns([3, 2])
-left.plotly_chart(confusion_figure(np.mean([r.confusion_normal for r in done], 0), np.mean([r.confusion_anomalous for r in done], 0),
-                                   tset.names, normal_label, anomaly_label), config=STATIC_CHART)
+confusion = [np.mean([r.confusion_normal for r in done], 0), np.mean([r.confusion_anomalous for r in done], 0)]
+left.plotly_chart(confusion_figure(*confusion, tset.names, normal_label, anomaly_label), config=STATIC_CHART)
 rows = [(choice if choice != "your own" else "this experiment", values, paper)]
 for key, p in PAPER_ABLATIONS.items():  # the paper's other experiments, where trained at the same steps
     other = replace(p.spec, dataset=paper_dataset, steps=spec.steps, network=spec.network)

@@ -31,7 +31,8 @@ elif not state.is_geom(run):
     st.info(f"The sidebar's run is a {run.meta.get('method')} baseline, which has no GEOM score to climb: using "
             "the paper's preset model instead (or open a GEOM run in the sidebar).")
     run = None
-sources = [PRESET] if run is None else [f"the sidebar's run ({run.meta['dataset']} · {run.meta['class_label']})", PRESET]
+sources = [PRESET] if run is None else [
+    f"the sidebar's run ({run.meta['dataset']} · {run.meta['class_label']})", PRESET]
 source = st.radio("Model", sources, horizontal=True)
 
 if source == PRESET:
@@ -92,7 +93,8 @@ with right:
     smooth = c1.slider("Gaussian smoothing of each step (σ, pixels)", 0.0, 2.0, 1.0, 0.1)
     clip = c2.checkbox("Clip pixels to the valid range", True)
 
-settings = AscentSettings(int(steps), float(step_size), method, keep_top, smooth, clip, frame_every=max(1, int(steps) // 20))
+settings = AscentSettings(int(steps), float(step_size), method, keep_top, smooth, clip,
+                          frame_every=max(1, int(steps) // 20))
 key = (source, str(run.path) if run else None, caption, settings)
 if st.button("Run gradient ascent", type="primary"):
     bar = st.progress(0.0, text="starting…")

@@ -107,7 +107,7 @@ if chosen_pos is not None and scores.correct_prob is not None:  # the transform 
 t = st.selectbox("Transform", range(len(tnames)), index=default_t, format_func=lambda i: f"{i}: {tnames[i]}",
                  help="Defaults to the transform the classifier recognises worst on the chosen image.")
 parts = attributions(run, det, data.x_test, pair, settings, t)
-titles = [f"{title.split(':')[0]}: log p = {p.value[0]:.3g}" for title, p in zip(titles, parts)]
+titles = [f"{title.split(':')[0]}: log p = {p.value[0]:.3g}" for title, p in zip(titles, parts, strict=True)]
 st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], [p.pixel_maps()[0] for p in parts], titles),
                 key="transform-pair", config=STATIC_CHART)
 

@@ -60,8 +60,9 @@ except DataError as exc:
 st.subheader("What to click first")
 st.markdown(
     """
-1. In the sidebar, keep **Dataset: digits** (works offline), choose a **Normal class**, keep **Preset: tiny**, press **Train**
-   (a minute or two on a CPU; *quick* takes a few minutes and detects much better, *paper* wants a GPU).
+1. In the sidebar, keep **Dataset: digits** (works offline), choose a **Normal class**, keep **Preset: tiny**,
+   press **Train** (a minute or two on a CPU; *quick* takes a few minutes and detects much better, *paper* wants
+   a GPU).
    Or open a saved run made with `python -m core run` under **Open a saved run**.
 2. **Scores**: ROC and PR curves next to the paper's numbers, which other classes get confused with the normal one,
    and the test images on either side of a threshold you move.

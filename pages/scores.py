@@ -18,7 +18,8 @@ from explorer import state
 from explorer.figures.gallery import display_images
 from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
 
-SCORES = {"dirichlet": "Dirichlet (the paper's score)", "simple": "simplified (mean probability of the right transform)"}
+SCORES = {"dirichlet": "Dirichlet (the paper's score)",
+          "simple": "simplified (mean probability of the right transform)"}
 METRICS = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 N_SHOWN = 9
 
@@ -31,7 +32,7 @@ is_normal, score = s.is_normal, s.score(method)
 names = meta["class_names"]
 
 paper = {m: paper_value(meta["dataset"], meta["normal_class"], m) for m in METRICS}
-for col, (m, label) in zip(st.columns(3), METRICS.items()):
+for col, (m, label) in zip(st.columns(3), METRICS.items(), strict=True):
     ours = 100 * run.metrics[method][m]
     ref = paper[m]
     col.metric(label, f"{ours:.1f}", None if ref is None else f"{ours - ref.mean:+.1f} vs paper's {ref.mean:.1f}",

@@ -69,7 +69,8 @@ zmax = None if stretch else 1.0
 groups = [("Normal", scores.mean_softmax_normal, int(normal.sum())),
           ("Anomalous", scores.mean_softmax_anomalous, int((~normal).sum()))]
 groups = [g for g in groups if g[2] > 0]
-for tab, (label, matrix, n) in zip(st.tabs([f"{g[0]} test images ({g[2]})" for g in groups]), groups):
+for tab, (label, matrix, _) in zip(st.tabs([f"{g[0]} test images ({g[2]})" for g in groups]), groups,
+                                   strict=True):
     tab.plotly_chart(softmax_heatmap(matrix, names, f"{label} test images: mean softmax", zmax))
 largest = max(float(g[1].max()) for g in groups)
 if not stretch and largest < 0.25:

@@ -15,9 +15,10 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # streamlit's test harness is imported only by the tests that drive pages
     from streamlit.testing.v1 import AppTest
@@ -38,20 +39,20 @@ def url_path(page_file: str) -> str:
     return "" if stem == "home" else stem
 
 
-def new_app(timeout_s: float) -> "AppTest":
+def new_app(timeout_s: float) -> AppTest:
     """The whole app (navigation + sidebar) under AppTest, not run yet."""
     from streamlit.testing.v1 import AppTest
 
     return AppTest.from_file(str(APP), default_timeout=timeout_s)
 
 
-def open_page(at: "AppTest", page: str) -> "AppTest":
+def open_page(at: AppTest, page: str) -> AppTest:
     """Switch a run app to ``pages/<page>`` and run it."""
     at.switch_page(str(REPO_ROOT / "pages" / page))
     return at.run()
 
 
-def page_with_run(page: str, run_path: Path, timeout_s: float) -> "AppTest":
+def page_with_run(page: str, run_path: Path, timeout_s: float) -> AppTest:
     """``pages/<page>`` with ``run_path`` already chosen in the session, as the sidebar would."""
     from explorer.state import RUN_KEY
 
@@ -60,7 +61,7 @@ def page_with_run(page: str, run_path: Path, timeout_s: float) -> "AppTest":
     return open_page(at.run(), page)
 
 
-def exceptions(at: "AppTest") -> list[str]:
+def exceptions(at: AppTest) -> list[str]:
     """The tracebacks a page showed (st.exception boxes), empty when it ran cleanly."""
     return [e.value for e in at.exception]
 

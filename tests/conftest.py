@@ -40,7 +40,8 @@ def real_dataset(shared_data_dir: Path):
         try:
             return load_dataset(name, shared_data_dir, download=False)
         except DataError:
-            pytest.skip(f"real datasets: {name} is not in {shared_data_dir} (point GEOM_DATA_DIR at a folder holding it)")
+            pytest.skip(f"real datasets: {name} is not in {shared_data_dir} "
+                        "(point GEOM_DATA_DIR at a folder holding it)")
 
     return load
 
@@ -50,7 +51,8 @@ TINY_DATASET, TINY_CLASS = "digits", 3
 
 
 # The modules a run's numbers depend on: a cached tiny run is retrained when any of them changes.
-_RUN_MODULES = ("base_detector", "config", "data", "detector", "dirichlet", "experiment", "runs", "train", "transforms", "wrn")
+_RUN_MODULES = ("base_detector", "config", "data", "detector", "dirichlet", "experiment", "runs", "train", "transforms",
+                "wrn")
 
 
 def _run_fingerprint() -> str:

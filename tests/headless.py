@@ -26,8 +26,9 @@ from pathlib import Path
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCRIPT_STATE = "document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state')"
 # Streamlit has finished the script and the browser has drawn every chart it sent.
-READY = ("!window.__geomOldPage && (" + SCRIPT_STATE + " === 'notRunning') && [...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
-         ".every(c => c.querySelector('.main-svg'))")
+CHARTS = "[...document.querySelectorAll('[data-testid=\"stPlotlyChart\"]')]"
+READY = ("!window.__geomOldPage && (" + SCRIPT_STATE + " === 'notRunning') && " + CHARTS
+         + ".every(c => c.querySelector('.main-svg'))")
 
 
 class Chromium:
@@ -50,7 +51,8 @@ class Chromium:
         self.proc = subprocess.Popen(
             [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-             "--remote-debugging-pipe", f"--user-data-dir={self.profile}", f"--window-size={width},{height}", "about:blank"],
+             "--remote-debugging-pipe", f"--user-data-dir={self.profile}", f"--window-size={width},{height}",
+             "about:blank"],
             pass_fds=(3, 4), preexec_fn=wire_fds, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(to_chrome)
         os.close(from_chrome)
@@ -134,7 +136,7 @@ class Chromium:
         os.close(self._read)
         shutil.rmtree(self.profile, ignore_errors=True)
 
-    def __enter__(self) -> "Chromium":
+    def __enter__(self) -> Chromium:
         return self
 
     def __exit__(self, *exc: object) -> None:

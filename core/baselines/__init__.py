@@ -18,6 +18,7 @@ how many seeds, its score's key, how to run it) is a class attribute of its dete
 
 from __future__ import annotations
 
+from core.base_detector import BaseDetector
 from core.baselines.common import (
     SCORE_KEY,
     Baseline,
@@ -26,7 +27,6 @@ from core.baselines.common import (
     read_checkpoint,
     run_baseline,
 )
-from core.base_detector import BaseDetector
 from core.baselines.deep_svdd import DeepSVDD
 from core.baselines.ocsvm import CAEOCSVMFair, CAEOCSVMHindsight, RawOCSVMFair, RawOCSVMHindsight
 from core.detector import GeomDetector

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -82,7 +82,8 @@ _LAST: dict[tuple, tuple[dict[str, torch.Tensor], list[float]]] = {}
 
 def _memo_key(x: torch.Tensor, config: CAEConfig, device: torch.device) -> tuple:
     digest = hashlib.sha1(x.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
-    return (digest, tuple(x.shape), config.code_dim, config.epochs, config.batch_size, config.lr, config.seed, str(device))
+    return (digest, tuple(x.shape), config.code_dim, config.epochs, config.batch_size, config.lr, config.seed,
+            str(device))
 
 
 def train_autoencoder(x: torch.Tensor, config: CAEConfig, device: torch.device,
@@ -132,7 +133,8 @@ def _train(x: torch.Tensor, config: CAEConfig, device: torch.device,
         losses.append(total / len(x))
         if progress is not None:
             progress((epoch + 1) / config.epochs,
-                     f"autoencoder epoch {epoch + 1}/{config.epochs} mse {losses[-1]:.4f} {time.perf_counter() - start:.0f}s")
+                     f"autoencoder epoch {epoch + 1}/{config.epochs} mse {losses[-1]:.4f} "
+                     f"{time.perf_counter() - start:.0f}s")
     return model.eval(), losses
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, replace
 from abc import abstractmethod
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -28,8 +29,17 @@ from core.config import PRESETS, check_known_fields
 from core.data import ImageDataset, as_model_input, load_dataset, parse_class
 from core.experiment import test_subset
 from core.metrics import detection_metrics
-from core.runs import (CheckpointError, RunInfo, atomic_torch_save, read_checkpoint_dict, results_root, run_dir,
-                       run_folder_name, run_meta, write_run)
+from core.runs import (
+    CheckpointError,
+    RunInfo,
+    atomic_torch_save,
+    read_checkpoint_dict,
+    results_root,
+    run_dir,
+    run_folder_name,
+    run_meta,
+    write_run,
+)
 from core.train import resolve_device
 
 CHECKPOINT_FORMAT = "geom-baseline/1"
@@ -61,7 +71,7 @@ class BaselineConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "BaselineConfig":
+    def from_dict(cls, data: dict[str, Any]) -> BaselineConfig:
         check_known_fields(cls, data, cls.__name__)
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
         return cls(**values)
@@ -94,17 +104,18 @@ class Baseline(BaseDetector):
 
     # ----- the detector interface ----------------------------------------------------------------
     def fit(self, x_normal: np.ndarray | torch.Tensor, x_select: np.ndarray | torch.Tensor | None = None,
-            is_normal_select: np.ndarray | None = None, progress: ProgressFn | None = None) -> "Baseline":
+            is_normal_select: np.ndarray | None = None, progress: ProgressFn | None = None) -> Baseline:
         x = as_model_input(x_normal)
         idx = subsample(len(x), self.config.max_train_images, self.config.seed)
         x = x[torch.from_numpy(idx)]
         if len(x) < self.min_train_images:
-            raise BaselineFitError(f"{self.method} needs at least {self.min_train_images} normal training images, got {len(x)}")
+            raise BaselineFitError(f"{self.method} needs at least {self.min_train_images} normal training images, "
+                                   f"got {len(x)}")
         select = None
         if self.needs_selection:
             if x_select is None or is_normal_select is None:
-                raise BaselineFitError(f"{self.method} picks its hyperparameters in hindsight: fit() needs x_select and "
-                                       "is_normal_select (the labelled test set, as the paper did)")
+                raise BaselineFitError(f"{self.method} picks its hyperparameters in hindsight: fit() needs "
+                                       "x_select and is_normal_select (the labelled test set, as the paper did)")
             is_normal_select = np.asarray(is_normal_select, bool)
             if is_normal_select.all() or not is_normal_select.any():
                 raise BaselineFitError("the hindsight selection set needs both normal and anomalous images")
@@ -159,7 +170,7 @@ class Baseline(BaseDetector):
         atomic_torch_save(state, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> "Baseline":
+    def load(cls, path: str | os.PathLike, device: str | torch.device = "auto") -> Baseline:
         state = read_checkpoint(path)
         if state["method"] != cls.method:
             raise CheckpointError(f"{path} holds a {state['method']} model, not {cls.method}")

@@ -83,7 +83,10 @@ class SVDDNet(nn.Module):
 
 
 class SVDDDecoder(nn.Module):
-    """Bias-free decoder for pretraining: code -> (rep/16, 4, 4) -> [upsample x2, conv5x5, BN, leaky ReLU]... -> tanh."""
+    """Bias-free decoder for pretraining.
+
+    code -> (rep/16, 4, 4) -> [upsample x2, conv5x5, BN, leaky ReLU]... -> tanh.
+    """
 
     def __init__(self, channels: int, image_size: int) -> None:
         super().__init__()
@@ -184,7 +187,8 @@ class DeepSVDD(Baseline):
                 R = torch.quantile(torch.sqrt(torch.cat(dists)), 1 - cfg.nu)
             losses.append(run_loss / len(x))
             progress((cfg.pretrain_epochs + epoch + 1) / total,
-                     f"Deep SVDD epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4g} {time.perf_counter() - start:.0f}s")
+                     f"Deep SVDD epoch {epoch + 1}/{cfg.epochs} loss {losses[-1]:.4g} "
+                     f"{time.perf_counter() - start:.0f}s")
         self.net = net.eval()
         self.R = float(R)
         self.fit_info.update({"epoch_loss": [round(v, 6) for v in losses], "R": self.R, "rep_dim": net.rep_dim})

@@ -104,7 +104,7 @@ class RBFExpansion:
                 "intercept": float(self.intercept), "gamma": float(self.gamma), "nu": float(self.nu)}
 
     @classmethod
-    def from_state(cls, s: dict[str, Any]) -> "RBFExpansion":
+    def from_state(cls, s: dict[str, Any]) -> RBFExpansion:
         support, coef = s["support"].numpy(), s["coef"].numpy()
         if support.ndim != 2 or coef.shape != (len(support),):
             raise ValueError(f"support vectors {tuple(support.shape)} and coefficients {tuple(coef.shape)} disagree")
@@ -191,7 +191,8 @@ class _OCSVM(Baseline):
         feats = self._features(x)
         if self.mode == "hindsight":
             assert select is not None
-            self.svm, grid = hindsight_grid(feats, self._features(select[0]), select[1], cfg.grid_nus, cfg.grid_gammas, progress)
+            self.svm, grid = hindsight_grid(feats, self._features(select[0]), select[1], cfg.grid_nus,
+                                            cfg.grid_gammas, progress)
             self.fit_info.update({
                 "selection": "hindsight: best test AUROC over the paper's grid (uses test labels)",
                 "grid_gammas": list(cfg.grid_gammas), "grid_nus": list(cfg.grid_nus),

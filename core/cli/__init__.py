@@ -28,7 +28,8 @@ COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.reproduce", "core.
 def build_parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module)
-    parser = argparse.ArgumentParser(prog="python -m core", description="GEOM anomaly detection (Golan & El-Yaniv, 2018)")
+    parser = argparse.ArgumentParser(prog="python -m core",
+                                     description="GEOM anomaly detection (Golan & El-Yaniv, 2018)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_args, handler) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)

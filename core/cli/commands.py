@@ -4,7 +4,7 @@ feature in its own module adds a verb without touching the parser of the others.
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from collections.abc import Callable
 
 AddArgs = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]

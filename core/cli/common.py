@@ -21,7 +21,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="results folder (default: $GEOM_RESULTS_DIR, else ./results)")
 
 
-def add_runs_and_seed(p: argparse.ArgumentParser, runs_help: str = "independent runs (seeds seed..seed+runs-1)") -> None:
+def add_runs_and_seed(p: argparse.ArgumentParser,
+                      runs_help: str = "independent runs (seeds seed..seed+runs-1)") -> None:
     p.add_argument("--runs", type=positive_int, default=1, help=runs_help)
     p.add_argument("--seed", type=non_negative_int, default=0, help="first seed (0 or more)")
 
@@ -41,7 +42,8 @@ def tidy_results(out: str | None) -> None:
 
 def print_table(lines: list[dict]) -> None:
     """Ours beside the paper's Table 1, one row per run."""
-    print(f"{'dataset':<14} {'class':<22} {'seed':>4} {'AUROC':>7} {'paper':>7} {'AUPR-in':>8} {'AUPR-out':>8} {'seconds':>8}")
+    print(f"{'dataset':<14} {'class':<22} {'seed':>4} {'AUROC':>7} {'paper':>7} {'AUPR-in':>8} {'AUPR-out':>8} "
+          f"{'seconds':>8}")
     for d in lines:
         paper = "-" if d["paper_auroc"] is None else f"{100 * d['paper_auroc']:.1f}"
         label = f"{d['normal_class']} - {d['class_name']}"[:22]

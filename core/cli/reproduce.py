@@ -19,24 +19,28 @@ from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print
 from core.config import PRESETS
 from core.data import DATASETS, load_dataset
 from core.paper_tables import paper_value
-from core.reproduce import DEFAULT_TABLES_DIR, reproduce, score_key, table_markdown
 from core.progress import ProgressBar
+from core.reproduce import DEFAULT_TABLES_DIR, reproduce, score_key, table_markdown
 from core.runs import RunInfo
 
 
 def add_reproduce_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--methods", default="geom,raw-ocsvm",
-                   help=f"comma-separated: {', '.join(ALL_METHODS)}; aliases {', '.join(ALIASES)} (default: geom,raw-ocsvm)")
-    p.add_argument("--preset", default="quick", choices=list(PRESETS), help="paper (GPU), quick (CPU) or tiny (seconds)")
+                   help=f"comma-separated: {', '.join(ALL_METHODS)}; aliases {', '.join(ALIASES)} "
+                        "(default: geom,raw-ocsvm)")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS),
+                   help="paper (GPU), quick (CPU) or tiny (seconds)")
     add_runs_and_seed(p, "runs per class (seeds seed..seed+runs-1); OC-SVMs run once, as in the paper")
     p.add_argument("--classes", help="comma-separated class indices or names (default: every class)")
-    p.add_argument("--tables-dir", default=str(DEFAULT_TABLES_DIR), help="where the CSV / Markdown tables go (default: %(default)s)")
+    p.add_argument("--tables-dir", default=str(DEFAULT_TABLES_DIR),
+                   help="where the CSV / Markdown tables go (default: %(default)s)")
     p.add_argument("--tables-only", action="store_true", help="train nothing: tabulate the complete runs already there")
     add_common(p)
 
 
-@command("reproduce", "run every class for some methods (resuming), then write the paper-style tables")(add_reproduce_args)
+@command("reproduce",
+         "run every class for some methods (resuming), then write the paper-style tables")(add_reproduce_args)
 def reproduce_command(args: argparse.Namespace) -> int:
     done = {"n": 0}
 

@@ -18,7 +18,8 @@ from core.progress import ProgressBar
 def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--normal-class", required=True, help="class index or name, or 'all' for every class")
-    p.add_argument("--preset", default="quick", choices=list(PRESETS), help="paper, quick (CPU minutes) or tiny (seconds)")
+    p.add_argument("--preset", default="quick", choices=list(PRESETS),
+                   help="paper, quick (CPU minutes) or tiny (seconds)")
     add_runs_and_seed(p)
     p.add_argument("--steps", type=positive_int, help="override the preset's number of training steps")
     add_common(p)
@@ -33,7 +34,8 @@ def run_command(args: argparse.Namespace) -> int:
     lines = []
     for cls in classes:
         for r in range(args.runs):
-            request = RunRequest(args.dataset, cls, args.preset, args.seed + r, args.device, args.data_dir, args.out, overrides)
+            request = RunRequest(args.dataset, cls, args.preset, args.seed + r, args.device, args.data_dir, args.out,
+                                 overrides)
             bar = ProgressBar(f"{data.name} class {data.class_label(cls)} seed {request.seed}")
             run = run_one_class(request, progress=bar.train, score_progress=bar.score,
                                 stage=lambda msg: print(f"  {msg}", file=sys.stderr))

@@ -41,12 +41,14 @@ def add_ablation_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seeds", type=positive_int, default=5, help="number of seeds (0..N-1); the paper reports 5")
     p.add_argument("--steps", type=positive_int, help=f"training steps (default {AblationSpec.steps})")
     p.add_argument("--network", choices=NETWORKS, help="transform classifier: small_cnn (default) or wrn")
-    p.add_argument("--weight-decay", type=non_negative_float, help="Adam's L2 term (default: 0 for the small CNN, 5e-4 for the WRN)")
+    p.add_argument("--weight-decay", type=non_negative_float,
+                   help="Adam's L2 term (default: 0 for the small CNN, 5e-4 for the WRN)")
     p.add_argument("--max-test-images", type=positive_int, help="cap on the two classes' test images (default: all)")
     add_data_and_device(p)
 
 
-@command("ablation", "Section 6: a two-transform detector on one class vs one other class, over seeds")(add_ablation_args)
+@command("ablation",
+         "Section 6: a two-transform detector on one class vs one other class, over seeds")(add_ablation_args)
 def ablation_command(args: argparse.Namespace) -> int:
     base = PAPER_ABLATIONS[args.preset].spec if args.preset else AblationSpec()
     if not args.preset and args.normal is None:
@@ -91,7 +93,8 @@ def _run_detector(run_dir: str, device: str) -> tuple[GeomDetector, object, dict
 def _test_image(dataset: str, data_dir: str | None, index: int) -> tuple[np.ndarray, int]:
     data = load_dataset(dataset, data_dir)
     if not 0 <= index < len(data.x_test):
-        raise ValueError(f"--index {index} is out of range: {data.name} has {len(data.x_test)} test images (0..{len(data.x_test) - 1})")
+        raise ValueError(f"--index {index} is out of range: {data.name} has {len(data.x_test)} test images "
+                         f"(0..{len(data.x_test) - 1})")
     return data.x_test[index:index + 1], int(data.y_test[index])
 
 
@@ -110,14 +113,16 @@ def add_ascent_args(p: argparse.ArgumentParser) -> None:
                                                           "(trained here, a few minutes on a CPU)")
     p.add_argument("--index", type=non_negative_int, help="test-set index of the start image (default: the first test "
                                                           "image of --start-class)")
-    p.add_argument("--start-class", type=non_negative_int, default=0, help="with --paper and no --index: start from this "
-                                                                           "digit's first test image (the paper: 0, and 3)")
+    p.add_argument("--start-class", type=non_negative_int, default=0,
+                   help="with --paper and no --index: start from this digit's first test image (the paper: 0, and 3)")
     p.add_argument("--steps", type=positive_int, default=200)
-    p.add_argument("--step-size", type=positive_float, default=0.05, help="largest pixel change per step (pixels in [-1, 1])")
+    p.add_argument("--step-size", type=positive_float, default=0.05,
+                   help="largest pixel change per step (pixels in [-1, 1])")
     p.add_argument("--score", choices=SCORE_METHODS, default="simple", help="score to maximise (the paper: simple)")
-    p.add_argument("--keep-top", type=fraction, default=1.0, help="update only this fraction of pixels (largest |grad*x|); 1 = all "
-                                                               "(the authors kept 0.2)")
-    p.add_argument("--smooth", type=non_negative_float, default=1.0, help="Gaussian sigma (pixels) of each update; 0 = none")
+    p.add_argument("--keep-top", type=fraction, default=1.0,
+                   help="update only this fraction of pixels (largest |grad*x|); 1 = all (the authors kept 0.2)")
+    p.add_argument("--smooth", type=non_negative_float, default=1.0,
+                   help="Gaussian sigma (pixels) of each update; 0 = none")
     p.add_argument("--no-clip", action="store_true", help="let pixels leave [-1, 1]")
     p.add_argument("--frame-every", type=positive_int, default=20)
     p.add_argument("--out", help="write the frames: .png (a strip: frames, then the difference) or .npz (arrays)")
@@ -164,8 +169,10 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", type=non_negative_int, required=True, help="test-set index of the image to explain")
     p.add_argument("--method", choices=["ig", "saliency", "occlusion"], default="ig")
     p.add_argument("--score", choices=SCORE_METHODS, default="dirichlet", help="the normality score explained")
-    p.add_argument("--transform", type=non_negative_int, help="explain log p(right transform) of this transform index instead of the score")
-    p.add_argument("--steps", type=int_at_least(2), default=32, help="Integrated Gradients: points on the path (2 or more)")
+    p.add_argument("--transform", type=non_negative_int,
+                   help="explain log p(right transform) of this transform index instead of the score")
+    p.add_argument("--steps", type=int_at_least(2), default=32,
+                   help="Integrated Gradients: points on the path (2 or more)")
     p.add_argument("--baseline", choices=["black", "grey"], default="black")
     p.add_argument("--window", type=positive_int, default=6, help="Occlusion window side (pixels)")
     p.add_argument("--stride", type=positive_int, default=3, help="Occlusion stride (pixels)")
@@ -173,7 +180,8 @@ def add_explain_args(p: argparse.ArgumentParser) -> None:
     add_data_and_device(p)
 
 
-@command("explain", "captum attributions of an image's normality score (or of one transform's recognition)")(add_explain_args)
+@command("explain",
+         "captum attributions of an image's normality score (or of one transform's recognition)")(add_explain_args)
 def explain_command(args: argparse.Namespace) -> int:
     from core.explain import ExplainSettings, explain_score, explain_transforms
 

@@ -26,7 +26,9 @@ from collections import OrderedDict
 from pathlib import Path
 
 # The sources, imported in the order the app and the command line list them: importing one registers its records.
+# isort: off
 from core.data import mnist, cifar10, cifar100, cats_vs_dogs, digits  # noqa: F401
+# isort: on
 from core.data.cache import cache_dir
 from core.data.cats_vs_dogs import CATS_VS_DOGS_CLASSES
 from core.data.cifar10 import CIFAR10_CLASSES
@@ -35,8 +37,7 @@ from core.data.classes import parse_class
 from core.data.dataset import DataError, ImageDataset, as_model_input, to_model_input
 from core.data.folder import load_folder
 from core.data.mnist import FASHION_MNIST_CLASSES, MNIST_CLASSES
-from core.data.records import (FOLDER_PREFIX, RECORDS, DatasetRecord, canonical_name, find_record,
-                               valid_names_text)
+from core.data.records import FOLDER_PREFIX, RECORDS, DatasetRecord, canonical_name, find_record, valid_names_text
 
 __all__ = [
     "DATASETS",

@@ -64,7 +64,7 @@ def cache_load(stem: str, key: str) -> dict[str, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {k: npz[k] for k in npz.files}
-    except Exception as err:  # truncated or corrupt cache: rebuild it
+    except Exception as err:  # noqa: BLE001 - a truncated or corrupt cache fails in many ways: rebuild it
         warnings.warn(f"ignoring unreadable cache file {path}: {short_error(err)}", stacklevel=3)
         return None
 

@@ -23,7 +23,8 @@ def _ordered_split(tree: list[tuple[str, list[str]]]) -> tuple[list[str], np.nda
     """Order one split deterministically: by the integer in the file name when those are unique
     across the split (for the CIFAR-10 tree that is the original dataset order), else by
     (class, integer, name)."""
-    items = [(leading_int(os.path.basename(p)), label, os.path.basename(p), p) for label, (_, files) in enumerate(tree) for p in files]
+    items = [(leading_int(os.path.basename(p)), label, os.path.basename(p), p)
+             for label, (_, files) in enumerate(tree) for p in files]
     ints = [it[0] for it in items]
     if None not in ints and len(set(ints)) == len(ints):
         items.sort(key=lambda it: it[0])
@@ -40,14 +41,14 @@ def _load(record: DatasetRecord, root: Path, download: bool) -> ImageDataset:
     import torchvision.datasets as tvd
 
     if not (pickles / "data_batch_1").is_file():
-        torchvision_attempt(
-            record.title, tree_root / "train", root, download, lambda dl: tvd.CIFAR10(root=str(root), train=True, download=dl)
-        )
+        torchvision_attempt(record.title, tree_root / "train", root, download,
+                            lambda dl: tvd.CIFAR10(root=str(root), train=True, download=dl))
     try:
         tr = tvd.CIFAR10(root=str(root), train=True, download=False)
         te = tvd.CIFAR10(root=str(root), train=False, download=False)
     except Exception as err:
-        raise DataError(f"CIFAR-10 pickles in {pickles} could not be read: {short_error(err)}. {layout_hint()}.") from err
+        raise DataError(f"CIFAR-10 pickles in {pickles} could not be read: {short_error(err)}. "
+                        f"{layout_hint()}.") from err
     return ImageDataset(
         record.name, np.asarray(tr.data, np.uint8), np.asarray(tr.targets, np.int64),
         np.asarray(te.data, np.uint8), np.asarray(te.targets, np.int64), record.class_names,

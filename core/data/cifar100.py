@@ -57,7 +57,8 @@ def _load(record: DatasetRecord, root: Path, download: bool) -> ImageDataset:
         tr = tvd.CIFAR100(root=str(root), train=True, download=False)
         te = tvd.CIFAR100(root=str(root), train=False, download=False)
     except Exception as err:
-        raise DataError(f"CIFAR-100 pickles in {pickles} could not be read: {short_error(err)}. {layout_hint()}.") from err
+        raise DataError(f"CIFAR-100 pickles in {pickles} could not be read: {short_error(err)}. "
+                        f"{layout_hint()}.") from err
     coarse = np.asarray(CIFAR100_FINE_TO_COARSE, dtype=np.int64)
     return ImageDataset(
         record.name, np.asarray(tr.data, np.uint8), coarse[np.asarray(tr.targets)],

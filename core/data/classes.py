@@ -38,7 +38,8 @@ def parse_class(dataset: ImageDataset, cls: str | int) -> int:
         idx = _class_id(dataset, int(m.group(1)))
         if _norm(m.group(2)) == _norm(dataset.class_names[idx]):
             return idx
-        raise DataError(f"class {cls!r}: id {idx} is {dataset.class_label(idx)!r}, not {m.group(2)!r}; valid classes: {valid}")
+        raise DataError(f"class {cls!r}: id {idx} is {dataset.class_label(idx)!r}, not {m.group(2)!r}; "
+                        f"valid classes: {valid}")
     raise DataError(f"unknown class {cls!r} for {dataset.name}; valid classes: {valid}")
 
 

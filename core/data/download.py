@@ -32,7 +32,8 @@ def _download_guard() -> Iterator[None]:
         socket.setdefaulttimeout(old)
 
 
-def torchvision_attempt(what: str, looked_for: Path | str, root: Path, download: bool, build: Callable[[bool], object]) -> object:
+def torchvision_attempt(what: str, looked_for: Path | str, root: Path, download: bool,
+                        build: Callable[[bool], object]) -> object:
     """Build a torchvision dataset; turn "missing" and failed downloads into a useful DataError.
 
     A download goes into ``root`` wherever it points, creating it when needed (the README promises

@@ -33,13 +33,15 @@ def _load_idx(tv_name: str, record: DatasetRecord, root: Path, download: bool) -
     raw = root / tv_name / "raw"
     missing = [raw / f for f in _IDX_FILES if not (raw / f).is_file()]
     if missing:
-        torchvision_attempt(record.title, missing[0], root, download, lambda dl: tv_cls(root=str(root), train=True, download=dl))
+        torchvision_attempt(record.title, missing[0], root, download,
+                            lambda dl: tv_cls(root=str(root), train=True, download=dl))
     splits = []
     for train in (True, False):
         try:
             ds = tv_cls(root=str(root), train=train, download=False)
         except Exception as err:
-            raise DataError(f"{record.title} files in {raw} could not be read: {short_error(err)}. {layout_hint()}.") from err
+            raise DataError(f"{record.title} files in {raw} could not be read: {short_error(err)}. "
+                            f"{layout_hint()}.") from err
         x = np.pad(ds.data.numpy().astype(np.uint8, copy=False), ((0, 0), (2, 2), (2, 2)), constant_values=0)[..., None]
         splits.append((x, ds.targets.numpy().astype(np.int64)))
     (xtr, ytr), (xte, yte) = splits

@@ -8,7 +8,7 @@ PNG-encoded trace renders far faster than one image trace per tile (72 tiles for
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.express as px
@@ -96,7 +96,8 @@ def grid_order(transforms: Sequence[Transform]) -> list[int]:
     Any transform set works; this only sorts by (flip, rotation, vertical, horizontal shift).
     """
     return sorted(range(len(transforms)),
-                  key=lambda i: (transforms[i].flip, transforms[i].rot % 4, transforms[i].shift_rows, transforms[i].shift_cols))
+                  key=lambda i: (transforms[i].flip, transforms[i].rot % 4, transforms[i].shift_rows,
+                                 transforms[i].shift_cols))
 
 
 def transform_grid(images: np.ndarray, names: Sequence[str], ncols: int = 9, tile_px: int = 80,

@@ -6,7 +6,7 @@ notebooks and tests draw the same pictures. Values are percentages, as in the pa
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,6 +15,7 @@ from core.baselines import method_title, paper_method
 from core.metrics import detection_curves, detection_metrics
 from core.reproduce import METRIC_TITLES, ResultTable
 from explorer.figures.style import METHOD_COLORS, OTHER_COLOR
+
 _MARGIN = dict(l=50, r=20, t=60, b=50)
 
 
@@ -75,7 +76,8 @@ def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str 
     Each legend entry carries our AUROC and, where the paper has one, its AUROC (in %).
     """
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (50.0)", line=dict(dash="dash", color="grey")))
+    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (50.0)",
+                             line=dict(dash="dash", color="grey")))
     for m, (is_normal, score) in curves.items():
         c = detection_curves(is_normal, score)
         auroc = 100 * detection_metrics(is_normal, score)["auroc"]

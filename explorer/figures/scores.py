@@ -6,13 +6,14 @@ normal class is the positive class for AUROC and AUPR-in.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
 
 from core.metrics import detection_curves, detection_metrics
 from explorer.figures.style import ANOMALY_COLOR, MIDDLING_COLOR, NORMAL_COLOR, PAPER_COLOR
+
 _MARGIN = dict(l=50, r=20, t=50, b=50)
 
 
@@ -41,7 +42,8 @@ def roc_figure(is_normal: np.ndarray, scores: np.ndarray, paper_auroc: float | N
         fig.add_annotation(x=0.98, y=0.25, xanchor="right", showarrow=False, font=dict(color=PAPER_COLOR),
                            text=f"paper's AUROC for this class: {100 * paper_auroc:.1f}")
     fig.update_layout(title=title)
-    return _square_axes(fig, "false positive rate (anomalies called normal)", "true positive rate (normal called normal)")
+    return _square_axes(fig, "false positive rate (anomalies called normal)",
+                        "true positive rate (normal called normal)")
 
 
 def pr_figure(is_normal: np.ndarray, scores: np.ndarray, paper_aupr_in: float | None = None,

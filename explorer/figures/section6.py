@@ -7,7 +7,7 @@ notebook. Images come in as uint8 (H, W, C) or (N, H, W, C); small images are dr
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -103,7 +103,8 @@ def seed_auroc_figure(experiments: Sequence[tuple[str, Sequence[float], float | 
             continue
         mean = float(v.mean())
         sem = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
-        fig.add_trace(go.Scatter(x=[label] * v.size, y=v, mode="markers", marker=dict(color=NORMAL_COLOR, size=7, opacity=0.5),
+        fig.add_trace(go.Scatter(x=[label] * v.size, y=v, mode="markers",
+                                 marker=dict(color=NORMAL_COLOR, size=7, opacity=0.5),
                                  name="seeds", legendgroup="seeds", showlegend=i == 0,
                                  hovertemplate="%{y:.3f}<extra>one seed</extra>"))
         fig.add_trace(go.Scatter(x=[label], y=[mean], mode="markers", error_y=dict(type="data", array=[sem], width=10),
@@ -111,11 +112,13 @@ def seed_auroc_figure(experiments: Sequence[tuple[str, Sequence[float], float | 
                                  legendgroup="mean", showlegend=i == 0,
                                  hovertemplate=f"mean {mean:.3f} ± {sem:.3f}<extra>{v.size} seeds</extra>"))
         if paper is not None:
-            fig.add_trace(go.Scatter(x=[label], y=[paper], mode="markers", marker=dict(color=PAPER_COLOR, size=14, symbol="x"),
-                                     name="paper", legendgroup="paper", showlegend=not any(t.name == "paper" for t in fig.data),
+            fig.add_trace(go.Scatter(x=[label], y=[paper], mode="markers",
+                                     marker=dict(color=PAPER_COLOR, size=14, symbol="x"), name="paper",
+                                     legendgroup="paper", showlegend=not any(t.name == "paper" for t in fig.data),
                                      hovertemplate=f"paper {paper:.3f}<extra></extra>"))
     fig.update_yaxes(title_text="AUROC (normal = positive)", range=[0, 1.02])
-    fig.add_hline(y=0.5, line_dash="dot", line_color="#999", annotation_text="chance", annotation_position="bottom right")
+    fig.add_hline(y=0.5, line_dash="dot", line_color="#999", annotation_text="chance",
+                  annotation_position="bottom right")
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.12))
     return fig
 
@@ -137,9 +140,8 @@ def frames_figure(frames: np.ndarray, frame_steps: Sequence[int], scores: Sequen
     fig = go.Figure(data=[go.Image(z=_rgb(f[0]), hoverinfo="skip")],
                     frames=[go.Frame(data=[go.Image(z=_rgb(f[i]))], name=str(i), layout=go.Layout(title_text=title(i)))
                             for i in range(len(f))])
-    slider_steps = [dict(method="animate", label=str(frame_steps[i]),
-                         args=[[str(i)], dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))])
-                    for i in range(len(f))]
+    still = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    slider_steps = [dict(method="animate", label=str(frame_steps[i]), args=[[str(i)], still]) for i in range(len(f))]
     fig.update_layout(
         title_text=title(0), width=size_px, height=size_px + 130, margin=dict(l=10, r=10, t=40, b=10),
         updatemenus=[dict(type="buttons", showactive=False, x=0, y=-0.05, xanchor="left", yanchor="top",
@@ -164,15 +166,17 @@ def score_curve_figure(curves: Mapping[str, np.ndarray], maximised: str | None =
         c = c[:, None] if c.ndim == 1 else c
         for j in range(c.shape[1]):
             fig.add_trace(go.Scatter(y=c[:, j], mode="lines", name=f"{m} #{j + 1}" if c.shape[1] > 1 else m,
-                                     line=dict(color=NORMAL_COLOR if m == maximised else ANOMALY_COLOR), showlegend=False,
+                                     line=dict(color=NORMAL_COLOR if m == maximised else ANOMALY_COLOR),
+                                     showlegend=False,
                                      hovertemplate="step %{x}<br>%{y:.4g}<extra></extra>"), row=1, col=i + 1)
         fig.update_xaxes(title_text="step", row=1, col=i + 1)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 
-def ascent_comparison_figure(start: np.ndarray, final: np.ndarray, difference: np.ndarray,
-                             titles: Sequence[str] = ("start", "after ascent", "difference (red: added ink)")) -> go.Figure:
+def ascent_comparison_figure(
+        start: np.ndarray, final: np.ndarray, difference: np.ndarray,
+        titles: Sequence[str] = ("start", "after ascent", "difference (red: added ink)")) -> go.Figure:
     """Start image, optimised image and the signed difference (final - start, summed over channels)."""
     d = np.asarray(difference, float)
     d = d.sum(0) if d.ndim == 3 else d
@@ -180,7 +184,8 @@ def ascent_comparison_figure(start: np.ndarray, final: np.ndarray, difference: n
     fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.04, subplot_titles=list(titles))
     fig.add_trace(go.Image(z=_rgb(start), hoverinfo="skip"), row=1, col=1)
     fig.add_trace(go.Image(z=_rgb(final), hoverinfo="skip"), row=1, col=2)
-    fig.add_trace(go.Heatmap(z=d, zmin=-lim, zmax=lim, zmid=0, colorscale=DIFF_SCALE, colorbar=dict(title="Δ pixel", len=0.8),
+    fig.add_trace(go.Heatmap(z=d, zmin=-lim, zmax=lim, zmid=0, colorscale=DIFF_SCALE,
+                             colorbar=dict(title="Δ pixel", len=0.8),
                              hovertemplate="(%{x}, %{y}) Δ %{z:.3f}<extra></extra>"), row=1, col=3)
     fig.update_yaxes(autorange="reversed", scaleanchor="x3", row=1, col=3)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=40, b=10))
@@ -198,7 +203,7 @@ def attribution_overlay_figure(images: Sequence[np.ndarray], maps: Sequence[np.n
     if not (len(images) == len(maps) == len(titles)) or not images:
         raise ValueError("need as many images, maps and titles, at least one")
     ms = [np.asarray(m, float) for m in maps]
-    for img, m in zip(images, ms):
+    for img, m in zip(images, ms, strict=True):
         if m.shape != _rgb(img).shape[:2]:
             raise ValueError(f"a map of shape {m.shape} does not fit its image of shape {np.asarray(img).shape}")
     positive = all(float(m.min()) >= 0 for m in ms)
@@ -206,9 +211,10 @@ def attribution_overlay_figure(images: Sequence[np.ndarray], maps: Sequence[np.n
     n = len(images)
     cols = cols or n
     rows = -(-n // cols)
-    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.03, vertical_spacing=0.08, subplot_titles=list(titles))
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.03, vertical_spacing=0.08,
+                        subplot_titles=list(titles))
     global_lim = max(max(float(np.abs(m).max()) for m in ms), 1e-12)
-    for i, (img, m) in enumerate(zip(images, ms)):
+    for i, (img, m) in enumerate(zip(images, ms, strict=True)):
         r, c = i // cols + 1, i % cols + 1
         lim = global_lim if shared_scale else max(float(np.abs(m).max()), 1e-12)
         fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=r, col=c)

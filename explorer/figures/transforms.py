@@ -8,7 +8,7 @@ Dirichlet score. Plain functions: numpy in, ``go.Figure`` out, no streamlit.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.express as px

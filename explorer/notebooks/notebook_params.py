@@ -1,6 +1,6 @@
 """The teaching notebook's parameters cell, checked with the command line's own messages.
 
-``explorer/notebooks/transform_invariance.ipynb`` starts with a cell of plain assignments (tagged
+``transform_invariance.ipynb`` (beside this module) starts with a cell of plain assignments (tagged
 ``parameters``, papermill's convention). :func:`check_parameters` turns them into a :class:`Setup`
 by calling core exactly as ``python -m core run`` does, so a wrong value stops the notebook at that
 cell with the same message: ``core.config.preset_config`` for the preset, ``core.data.load_dataset``
@@ -19,14 +19,15 @@ from pathlib import Path
 
 import torch
 
+from core.ablation import AblationSpec
+from core.ascent import PAPER_ASCENT, AscentSettings
+from core.cli import USER_ERRORS
 from core.config import GeomConfig, preset_config
-from core.data import DataError, ImageDataset, load_dataset, parse_class
+from core.data import ImageDataset, load_dataset, parse_class
 from core.detector import CheckpointError, GeomDetector
+from core.explain import ExplainSettings
 from core.runs import RunInfo, read_run
 from core.train import resolve_device
-
-# The errors the command line reports as one "error: ..." line (core.cli.USER_ERRORS).
-USER_ERRORS = (DataError, CheckpointError, ValueError, FileNotFoundError)
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,10 @@ BUDGETS: dict[str, Budget] = {
     "tiny": Budget(ablation_steps=20, ablation_seeds=(0,), ablation_train_images=300, ablation_test_images=200,
                    fit_images=64, ascent_train_steps=20, ascent_steps=20, ig_steps=8, cases=3,
                    fit_demo_images=32, short=True),
-    # core.ablation's and core.ascent's own defaults (300 and 600 steps of a WRN-10-1), 3 seeds.
-    "quick": Budget(ablation_steps=300, ablation_seeds=(0, 1, 2), ablation_train_images=None, ablation_test_images=None,
-                    fit_images=500, ascent_train_steps=600, ascent_steps=200, ig_steps=32, cases=4,
+    # core's own defaults (core.ablation, core.ascent, core.explain), 3 seeds.
+    "quick": Budget(ablation_steps=AblationSpec.steps, ablation_seeds=(0, 1, 2), ablation_train_images=None,
+                    ablation_test_images=None, fit_images=500, ascent_train_steps=PAPER_ASCENT.steps,
+                    ascent_steps=AscentSettings.steps, ig_steps=ExplainSettings.n_steps, cases=4,
                     fit_demo_images=200, short=False),
     # On a GPU: longer ablation training and the paper's 5 seeds.
     "paper": Budget(ablation_steps=1000, ablation_seeds=(0, 1, 2, 3, 4), ablation_train_images=None,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from pathlib import Path
 
@@ -13,12 +12,18 @@ import pytest
 
 import core.baselines.common as baseline_runs
 import core.experiment as experiment
-import core.reproduce as rp
-from core.cli import main
 from core.data import FASHION_MNIST_CLASSES, load_dataset
 from core.metrics import detection_metrics
-from core.reproduce import (AVG, build_table, collect_runs, reproduce, table_csv, table_markdown, table_records,
-                            write_tables)
+from core.reproduce import (
+    AVG,
+    build_table,
+    collect_runs,
+    reproduce,
+    table_csv,
+    table_markdown,
+    table_records,
+    write_tables,
+)
 from core.runs import RunInfo, find_runs, run_dir, write_run
 
 FASHION = list(FASHION_MNIST_CLASSES)
@@ -205,20 +210,3 @@ def test_bad_input(tmp_path: Path) -> None:
         reproduce("digits", "geom,svm", out=str(tmp_path))
     with pytest.raises(ValueError, match="at least 1"):
         reproduce("digits", "geom", runs=0, out=str(tmp_path))
-
-
-def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out, tables = tmp_path / "runs", tmp_path / "tables"
-    code = main(["reproduce", "--dataset", "digits", "--methods", "raw-ocsvm-fair", "--preset", "tiny",
-                 "--classes", "0,1", "--out", str(out), "--tables-dir", str(tables), "--device", "cpu"])
-    assert code == 0
-    captured = capsys.readouterr()
-    summary = json.loads(captured.out.strip().splitlines()[-1])
-    assert summary["trained"] == 2 and (tables / "digits_tiny_aupr_out.csv").is_file()
-    assert "| class | RAW-OC-SVM (fair) ours |" in captured.out
-    assert main(["baseline", "--method", "svm", "--dataset", "digits", "--normal-class", "0"]) == 2
-    assert "valid baselines: raw-ocsvm-hindsight" in capsys.readouterr().err
-    code = main(["baseline", "--method", "raw-ocsvm-fair", "--dataset", "digits", "--normal-class", "2",
-                 "--preset", "tiny", "--out", str(out), "--device", "cpu"])
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert code == 0 and line["method"] == "raw-ocsvm-fair" and line["auroc"] > 0.8

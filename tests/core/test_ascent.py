@@ -1,18 +1,15 @@
-"""core.ascent (paper Figure 1): the differentiable score and gradient ascent on the input, and its CLI."""
+"""core.ascent (paper Figure 1): the differentiable score and gradient ascent on the input (its CLI: tests/cli)."""
 
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from core.ascent import (AscentSettings, _update_mask, gaussian_blur, gradient_ascent, normality_score, to_uint8)
-from core.cli import main
+from core.ascent import AscentSettings, _update_mask, gaussian_blur, gradient_ascent, normality_score, to_uint8
 from core.data import load_dataset, to_model_input
 from core.detector import GeomDetector
 
@@ -35,7 +32,8 @@ def overconfident(det: GeomDetector, factor: float) -> GeomDetector:
 
 @pytest.mark.parametrize("factor", [1.0, 100.0])
 @pytest.mark.parametrize("method", ["simple", "dirichlet"])
-def test_torch_score_equals_the_detectors_score(rot4_det: GeomDetector, images: np.ndarray, method: str, factor: float) -> None:
+def test_torch_score_equals_the_detectors_score(rot4_det: GeomDetector, images: np.ndarray, method: str,
+                                                factor: float) -> None:
     det = overconfident(rot4_det, factor)
     if factor > 1:  # the regime where a fixed clip at 1e-10 used to flatten the detector's logs
         assert det.softmax_matrix(images).min() < 1e-20
@@ -58,7 +56,8 @@ def test_score_has_a_gradient_in_the_pixels(rot4_det: GeomDetector, images: np.n
 
 
 @pytest.mark.parametrize("method", ["simple", "dirichlet"])
-def test_ascent_raises_the_score_and_keeps_pixels_in_range(rot4_det: GeomDetector, images: np.ndarray, method: str) -> None:
+def test_ascent_raises_the_score_and_keeps_pixels_in_range(rot4_det: GeomDetector, images: np.ndarray,
+                                                           method: str) -> None:
     settings = AscentSettings(steps=12, step_size=0.05, method=method, frame_every=5)
     r = gradient_ascent(rot4_det, images, settings)
     assert r.frame_steps == [0, 5, 10, 12]
@@ -117,29 +116,3 @@ def test_update_mask_keeps_the_top_fraction() -> None:
 
 def test_to_uint8_round_trips_dataset_pixels(images: np.ndarray) -> None:
     np.testing.assert_array_equal(to_uint8(to_model_input(images).numpy()), images)
-
-
-def test_cli_ascent_on_a_run(tiny_run, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    png, npz = tmp_path / "a.png", tmp_path / "a.npz"
-    assert main(["ascent", "--run", str(tiny_run.path), "--index", "5", "--steps", "3", "--frame-every", "1",
-                 "--out", str(png), "--device", "cpu"]) == 0
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["index"] == 5 and line["steps"] == 3 and line["simple_after"] >= line["simple_before"]
-    assert png.is_file() and png.stat().st_size > 100
-    assert main(["ascent", "--run", str(tiny_run.path), "--index", "5", "--steps", "2", "--out", str(npz),
-                 "--score", "dirichlet", "--device", "cpu"]) == 0
-    with np.load(npz) as z:
-        assert z["frames"].shape[0] == 2 and z["curve_dirichlet"].shape == (3, 1)
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--run", "/nonexistent/run", "--index", "0"], "no run folder"),
-    (["--run", "{run}", "--index", "999999"], "out of range"),
-    (["--run", "{run}"], "--index is required"),
-    (["--run", "{run}", "--index", "0", "--out", "x.gif"], ".png or .npz"),
-])
-def test_cli_ascent_bad_input(tiny_run, args: list[str], message: str, capsys: pytest.CaptureFixture) -> None:
-    args = [a.replace("{run}", str(tiny_run.path)) for a in args]
-    assert main(["ascent", *args, "--steps", "1", "--device", "cpu"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and message in err

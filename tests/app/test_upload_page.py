@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from app_fixtures import page_with_run
-
+from tests.app_fixtures import page_with_run
 
 
 def png_bytes(array: np.ndarray) -> bytes:

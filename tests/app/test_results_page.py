@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_fixtures import APP, REPO_ROOT, new_app, open_page
 from core.data import FASHION_MNIST_CLASSES
 from core.metrics import detection_metrics
 from core.reproduce import build_table, collect_runs
 from core.runs import run_dir, write_run
 from explorer.figures.results import class_bar_chart, roc_overlay
+from tests.app_fixtures import APP, REPO_ROOT, new_app, open_page
 
 NAMES = list(FASHION_MNIST_CLASSES)
 # method -> how well its fake scores separate normal from anomalous (bigger = higher AUROC)

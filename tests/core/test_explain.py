@@ -1,15 +1,11 @@
-"""core.explain: captum attributions of the normality score and per transform, and `python -m core explain`."""
+"""core.explain: captum attributions of the normality score and per transform (its CLI: tests/cli)."""
 
 from __future__ import annotations
-
-import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from core.cli import main
 from core.data import load_dataset
 from core.detector import GeomDetector
 from core.explain import ExplainSettings, explain_score, explain_transforms, transform_log_prob
@@ -42,7 +38,8 @@ def test_integrated_gradients_completeness(rot4_det: GeomDetector, images: np.nd
     A ReLU network's gradient jumps along the path, so the error falls like 1/n_steps (measured on this
     model: ~3% at 64 steps, under 1% at 256); 128 steps must be within 3%.
     """
-    a = explain_score(rot4_det, images[:1], ExplainSettings(method="ig", score=score, n_steps=128, internal_batch_size=64))
+    settings = ExplainSettings(method="ig", score=score, n_steps=128, internal_batch_size=64)
+    a = explain_score(rot4_det, images[:1], settings)
     gap = a.value - a.baseline_value
     sums = a.maps.reshape(1, -1).sum(1)
     np.testing.assert_allclose(sums - gap, a.delta, rtol=1e-3, atol=1e-4 * np.abs(gap).max())  # delta is what it says
@@ -104,24 +101,3 @@ def test_worst_cases_are_the_highest_anomalies_and_lowest_normals() -> None:
     assert [c.test_index for c in s.worst_cases("simple", n=1)["false_positives"]] == [16]
     with pytest.raises(ValueError):
         s.worst_cases("nope")
-
-
-def test_cli_explain_on_a_run(tiny_run, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    out = tmp_path / "ig.npz"
-    assert main(["explain", "--run", str(tiny_run.path), "--index", "7", "--method", "ig", "--steps", "8",
-                 "--out", str(out), "--device", "cpu"]) == 0
-    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["method"] == "ig" and line["convergence_delta"] is not None
-    gap = line["value"] - line["baseline_value"]
-    assert line["attribution_sum"] == pytest.approx(gap + line["convergence_delta"], rel=1e-3, abs=1e-3)
-    with np.load(out) as z:
-        assert z["maps"].shape == (1, 1, 32, 32) and z["image"].shape == (32, 32, 1)
-    png = tmp_path / "s.png"
-    assert main(["explain", "--run", str(tiny_run.path), "--index", "7", "--method", "saliency", "--transform", "1",
-                 "--out", str(png), "--device", "cpu"]) == 0
-    assert png.is_file()
-
-
-def test_cli_explain_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["explain", "--run", str(tmp_path / "missing"), "--index", "0"]) == 2
-    assert "no run folder" in capsys.readouterr().err

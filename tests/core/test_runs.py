@@ -11,8 +11,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.runs import (DamagedRunError, find_runs, read_run, recover_interrupted_writes, resolve_run_folder, run_dir,
-                       run_roots, scan_runs, write_run)
+from core.runs import (
+    DamagedRunError,
+    find_runs,
+    read_run,
+    recover_interrupted_writes,
+    resolve_run_folder,
+    run_dir,
+    run_folder_name,
+    run_roots,
+    run_seed_pattern,
+    scan_runs,
+    write_run,
+)
 
 META = {"method": "geom", "dataset": "digits", "normal_class": 3, "class_label": "3", "class_names": list("0123456789"),
         "preset": "tiny", "seed": 0}
@@ -114,3 +125,27 @@ def test_recovery_leaves_young_leftovers_alone(tmp_path: Path) -> None:
     old = time.time() - 120
     os.utime(leftover, (old, old))
     assert recover_interrupted_writes(tmp_path) and not leftover.exists()
+
+
+def test_run_folder_names_and_places() -> None:
+    assert run_folder_name("quick", 3) == "quick-seed3"
+    assert run_folder_name("tiny", 0, (("steps", 100), ("width", 2))) == "tiny-steps100-width2-seed0"
+    pattern = run_seed_pattern("quick")
+    assert pattern.match("quick-seed12").group(1) == "12"
+    assert pattern.match("quick-steps100-seed0") is None and pattern.match("quickish-seed0") is None
+    root = Path("/r")
+    assert run_dir(root, "geom", "digits", 3, "tiny-seed0") == Path("/r/geom/digits/3/tiny-seed0")
+    assert run_dir(root, "geom", "folder:~/my images/set", 0, "tiny-seed0") == Path("/r/geom/folder-set/0/tiny-seed0")
+
+
+def test_write_then_read_round_trip(tmp_path: Path) -> None:
+    path = run_dir(tmp_path, "geom", "digits", 3, run_folder_name("tiny", 0))
+    scores = {"is_normal": np.array([True, False, True]), "dirichlet": np.array([0.5, -1.0, 2.0])}
+    metrics = {"dirichlet": {"auroc": 0.75}}
+    written = write_run(path, META, metrics, scores, write_model=lambda p: p.write_bytes(b"weights"))
+    again = read_run(path)
+    assert written == again and again.path == path and again.meta == META and again.metrics == metrics
+    assert again.model_path.read_bytes() == b"weights"
+    got = again.scores()
+    assert set(got) == set(scores) and all(np.array_equal(got[k], scores[k]) for k in scores)
+    assert [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")] == []  # no temporary folder left

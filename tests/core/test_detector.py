@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +13,6 @@ from core.data import DataError, load_dataset
 from core.detector import CheckpointError, GeomDetector
 from core.experiment import RunRequest, run_one_class
 from core.metrics import detection_metrics
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -101,43 +95,6 @@ def test_wrong_image_shape_refused(digits_detector):
 def test_unfitted_detector_says_so():
     with pytest.raises(RuntimeError, match="not fitted"):
         GeomDetector(GeomConfig(), "cpu").score(np.zeros((1, 32, 32, 3), np.uint8))
-
-
-def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
-
-
-def test_cli_run_prints_table_and_json(tmp_path):
-    res = _cli("run", "--dataset", "digits", "--normal-class", "4", "--preset", "tiny", "--device", "cpu", "--out", str(tmp_path))
-    assert res.returncode == 0, res.stderr
-    last = json.loads(res.stdout.strip().splitlines()[-1])
-    for key in ("dataset", "normal_class", "preset", "auroc", "aupr_in", "aupr_out", "seconds"):
-        assert key in last
-    assert last["dataset"] == "digits" and last["normal_class"] == 4 and 0.5 < last["auroc"] <= 1
-    assert "AUROC" in res.stdout and "paper" in res.stdout
-    assert (tmp_path / "geom" / "digits" / "4" / "tiny-seed0" / "model.pt").is_file()
-
-
-@pytest.mark.parametrize("args,message", [
-    (("--dataset", "imagenet", "--normal-class", "0"), "unknown dataset"),
-    (("--dataset", "digits", "--normal-class", "10"), "class"),
-    (("--dataset", "digits", "--normal-class", "giraffe"), "class"),
-])
-def test_cli_bad_input_clear_message(args, message, tmp_path):
-    res = _cli("run", *args, "--preset", "tiny", "--out", str(tmp_path))
-    assert res.returncode == 2
-    assert message in res.stderr.lower() and "Traceback" not in res.stderr
-
-
-def test_cli_missing_data_offline(tmp_path):
-    res = _cli("run", "--dataset", "fashion_mnist", "--normal-class", "0", "--preset", "tiny",
-               "--data-dir", str(tmp_path / "empty"), "--out", str(tmp_path))
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "GEOM_DATA_DIR" in res.stderr
-    assert not (tmp_path / "empty").exists()  # the failed download left no empty/FashionMNIST/raw
 
 
 def test_data_error_is_raised_for_unknown_dataset():

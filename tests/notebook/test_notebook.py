@@ -20,9 +20,9 @@ from core.config import PRESETS, preset_config
 from core.data import DataError, load_dataset, parse_class
 from core.detector import CheckpointError
 from core.runs import write_run
-from explorer.notebook_params import BUDGETS, check_parameters
+from explorer.notebooks.notebook_params import BUDGETS, check_parameters
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO_ROOT / "explorer" / "notebooks" / "transform_invariance.ipynb"
 PARAMETERS = ("dataset", "normal_class", "preset", "device", "data_dir", "run_dir", "seed")
 CELL_TIMEOUT_S = int(os.environ.get("GEOM_NOTEBOOK_CELL_TIMEOUT", "300"))  # per cell; raise it on a very busy machine
@@ -171,7 +171,8 @@ def test_runs_end_to_end_with_the_tiny_preset(tmp_path, monkeypatch):
     start = time.perf_counter()
     execute(nb, tmp_path, monkeypatch)  # raises CellExecutionError on the first failing cell
     seconds = time.perf_counter() - start
-    errors = [c.get("id") for c in nb.cells if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
+    errors = [c.get("id") for c in nb.cells
+              if c.cell_type == "code" and any(o.output_type == "error" for o in c.outputs)]
     assert not errors
     figures = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                   if "application/vnd.plotly.v1+json" in o.get("data", {}))

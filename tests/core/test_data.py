@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 
 from core import data as D
-from core.data import cifar10 as cifar10_source
 from core.data import DataError, ImageDataset, load_dataset, parse_class, to_model_input
+from core.data import cifar10 as cifar10_source
 
 
 @pytest.fixture(autouse=True)
@@ -399,14 +399,14 @@ def test_cats_vs_dogs(real_dataset, shared_data_dir):
 
 
 REAL_DATA_TESTS = (
-    "tests/test_data.py::test_fashion_mnist",
-    "tests/test_data.py::test_mnist_and_parse_class",
-    "tests/test_data.py::test_cifar10_jpeg_tree",
-    "tests/test_data.py::test_cats_vs_dogs",
-    "tests/test_data_cifar100.py::test_real_cifar100",
-    "tests/test_baselines.py::test_each_baseline_beats_chance_on_mnist_0_vs_1",
-    "tests/test_ablation.py::test_ablation_on_real_mnist_uses_all_test_images_of_both_digits",
-    "tests/test_detector.py::test_tiny_mnist_digit1_auroc",
+    "tests/core/test_data.py::test_fashion_mnist",
+    "tests/core/test_data.py::test_mnist_and_parse_class",
+    "tests/core/test_data.py::test_cifar10_jpeg_tree",
+    "tests/core/test_data.py::test_cats_vs_dogs",
+    "tests/core/test_data_cifar100.py::test_real_cifar100",
+    "tests/core/test_baselines.py::test_each_baseline_beats_chance_on_mnist_0_vs_1",
+    "tests/core/test_ablation.py::test_ablation_on_real_mnist_uses_all_test_images_of_both_digits",
+    "tests/core/test_detector.py::test_tiny_mnist_digit1_auroc",
 )
 
 
@@ -417,7 +417,7 @@ def test_readme_test_command_without_shared_data_skips(state, tmp_path):
     data_dir = tmp_path / "shared" / "data"
     if state == "empty":
         data_dir.mkdir(parents=True)
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "GEOM_DATA_DIR": str(data_dir)}
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *REAL_DATA_TESTS],
                          cwd=repo, env=env, capture_output=True, text=True, timeout=600)

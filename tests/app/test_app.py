@@ -6,9 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from app_fixtures import (REPO_ROOT, exceptions, get, listed_pages, new_app, open_page, page_with_run,
-                          streamlit_server)
 from explorer.state import RUN_KEY
+from tests.app_fixtures import (
+    REPO_ROOT,
+    exceptions,
+    get,
+    listed_pages,
+    new_app,
+    open_page,
+    page_with_run,
+    streamlit_server,
+)
 
 PAGES = listed_pages()
 OTHER_PAGES = [p for p in PAGES if p != "home.py"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app_fixtures import page_with_run
+from tests.app_fixtures import page_with_run
 
 PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
          "most anomalous anomaly", "a test image by number")

@@ -12,12 +12,28 @@ import pytest
 import torch
 from sklearn.svm import OneClassSVM
 
-from core.baselines import (ALIASES, METHODS, SCORE_KEY, BaselineFitError, get_method, load_baseline,
-                            parse_methods, run_baseline)
+from core.baselines import (
+    ALIASES,
+    METHODS,
+    SCORE_KEY,
+    BaselineFitError,
+    get_method,
+    load_baseline,
+    parse_methods,
+    run_baseline,
+)
 from core.baselines.cae import ConvAutoencoder
 from core.baselines.deep_svdd import DeepSVDD, SVDDNet
-from core.baselines.ocsvm import (PAPER_GAMMAS, PAPER_NUS, RawOCSVMFair, RawOCSVMHindsight, fit_rbf,
-                                  hindsight_grid, scale_gamma, squared_distances)
+from core.baselines.ocsvm import (
+    PAPER_GAMMAS,
+    PAPER_NUS,
+    RawOCSVMFair,
+    RawOCSVMHindsight,
+    fit_rbf,
+    hindsight_grid,
+    scale_gamma,
+    squared_distances,
+)
 from core.data import load_dataset
 from core.detector import CheckpointError
 from core.metrics import detection_metrics
@@ -120,7 +136,8 @@ def test_hindsight_needs_labelled_selection_and_fair_does_not(digits_pair) -> No
         RawOCSVMHindsight(device="cpu").fit(x_normal, x_test, np.ones(len(x_test), bool))
     fair = RawOCSVMFair(device="cpu").fit(x_normal)
     assert fair.fit_info["nu"] == 0.1
-    assert fair.fit_info["gamma"] == pytest.approx(scale_gamma(x_normal.reshape(len(x_normal), -1) / 127.5 - 1), rel=1e-4)
+    expected_gamma = scale_gamma(x_normal.reshape(len(x_normal), -1) / 127.5 - 1)
+    assert fair.fit_info["gamma"] == pytest.approx(expected_gamma, rel=1e-4)
     hind = RawOCSVMHindsight(device="cpu").fit(x_normal, x_test, is_normal)
     assert np.asarray(hind.fit_info["grid_auroc"]).shape == (10, 9)
     assert "hindsight" in hind.fit_info["selection"]

@@ -59,7 +59,8 @@ def test_batched_apply_matches_numpy_reference(channels):
             ref = reference_transform(imgs[n], *ts[t])
             got = all_t[n, t].permute(1, 2, 0).numpy()
             np.testing.assert_array_equal(got, ref)
-        np.testing.assert_array_equal(one_each[n].permute(1, 2, 0).numpy(), reference_transform(imgs[n], *ts[int(labels[n])]))
+        np.testing.assert_array_equal(one_each[n].permute(1, 2, 0).numpy(),
+                                      reference_transform(imgs[n], *ts[int(labels[n])]))
 
 
 def test_rotation_is_counter_clockwise():

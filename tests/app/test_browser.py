@@ -10,13 +10,13 @@ Skipped, with the reason, where chromium is not installed (CI installs Debian's 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from app_fixtures import listed_pages, streamlit_server, url_path
-from headless import CHROMIUM, Chromium
+from tests.app_fixtures import listed_pages, streamlit_server, url_path
+from tests.headless import CHROMIUM, Chromium
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")]

@@ -12,9 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from app_fixtures import (REPO_ROOT, baseline_run, copy_run, exceptions, listed_pages, new_app, open_page,
-                          page_with_run)
 from explorer.state import RUN_KEY
+from tests.app_fixtures import (
+    REPO_ROOT,
+    baseline_run,
+    copy_run,
+    exceptions,
+    listed_pages,
+    new_app,
+    open_page,
+    page_with_run,
+)
 
 PAGES = listed_pages()
 RUN_PAGES = [p for p in PAGES if "require_run()" in (REPO_ROOT / "pages" / p).read_text()]
@@ -23,7 +31,8 @@ TIMEOUT_S = 180
 
 def sidebar_texts(at) -> str:
     """Everything the sidebar says in text elements and widget labels, as one string."""
-    parts = [e.value for kind in ("success", "warning", "error", "caption", "subheader") for e in getattr(at.sidebar, kind)]
+    kinds = ("success", "warning", "error", "caption", "subheader")
+    parts = [e.value for kind in kinds for e in getattr(at.sidebar, kind)]
     return "\n".join(str(p) for p in parts)
 
 
@@ -114,7 +123,8 @@ def test_damaged_runs_never_take_a_page_down(tiny_run, tmp_path: Path, monkeypat
         at = page_with_run(page, made["short-scores"], TIMEOUT_S)
         assert not exceptions(at), (page, exceptions(at))
         if page != "attribution.py":  # attribution loads the model first: the scores error may not be reached
-            assert any("scores cannot be read" in e.value and "scores.npz is damaged" in e.value for e in at.error), page
+            assert any("scores cannot be read" in e.value and "scores.npz is damaged" in e.value
+                       for e in at.error), page
     for page in ("scores.py", "transforms.py", "upload.py", "attribution.py"):
         at = page_with_run(page, made["short-model"], TIMEOUT_S)
         assert not exceptions(at), (page, exceptions(at))
@@ -191,7 +201,8 @@ def test_run_picker_shows_the_run_a_link_opened(tiny_run, tiny_results_dir: Path
 
 
 @pytest.mark.slow
-def test_open_a_run_folder_outside_the_results_folder(tiny_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_a_run_folder_outside_the_results_folder(tiny_run, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     elsewhere = tmp_path / "elsewhere"
     run = copy_run(tiny_run.path, elsewhere)
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path / "results"))

@@ -1,0 +1,1 @@
+"""The command line (core/cli/): one file per verb module, plus the option checks every verb shares."""

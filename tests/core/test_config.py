@@ -1,0 +1,53 @@
+"""core/config.py: presets for a dataset's shape, step arithmetic, the JSON round trip and its refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.config import PRESETS, GeomConfig, preset_config
+
+
+def test_presets_for_a_dataset_shape() -> None:
+    assert set(PRESETS) == {"paper", "quick", "tiny"}
+    paper = preset_config("paper", 32, 3)
+    assert (paper.depth, paper.width, paper.transforms, paper.steps, paper.fit_images) == (10, 4, "paper72", None, None)
+    big = preset_config("paper", 64, 3)
+    assert (big.depth, big.width, big.image_size) == (16, 8, 64)  # the paper's 64x64 WRN-16-8
+    quick = preset_config("quick", 32, 1)
+    assert (quick.width, quick.steps, quick.fit_images, quick.in_channels) == (1, 1500, 500, 1)
+    tiny = preset_config("tiny", 32, 1, seed=3, steps=7)  # overrides go on top of the preset
+    assert (tiny.steps, tiny.seed, tiny.batch_size, tiny.max_train_images, tiny.max_test_images) == (7, 3, 64, 500, 600)
+    with pytest.raises(ValueError, match="unknown preset 'fast'; choose one of paper, quick, tiny"):
+        preset_config("fast", 32, 1)
+
+
+def test_total_steps() -> None:
+    assert GeomConfig(steps=40).total_steps(10_000) == 40  # explicit steps win
+    # The paper: ceil(200 / 72) = 3 epochs over 6,000 images x 72 transforms in batches of 128.
+    assert GeomConfig().total_steps(6000) == 10_125
+    assert GeomConfig(epochs=1, batch_size=64).total_steps(100) == 113  # ceil(100 * 72 / 64)
+    assert GeomConfig(transforms="rot4").total_steps(1) == 2  # ceil(200 / 4) = 50 epochs of 4 pairs: ceil(200 / 128)
+    assert GeomConfig().total_steps(0) == 1  # at least one step
+
+
+def test_dict_round_trip_and_unknown_keys() -> None:
+    cfg = preset_config("tiny", 32, 1, seed=2)
+    assert GeomConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match=r"unknown config fields \['colour'\]"):
+        GeomConfig.from_dict({**cfg.to_dict(), "colour": True})
+
+
+def test_architecture_names_what_the_weights_depend_on() -> None:
+    arch = GeomConfig(transforms="rot4", in_channels=1).architecture()
+    assert set(arch) == {"network", "depth", "width", "transforms", "image_size", "in_channels"}
+    assert len(arch["transforms"]) == 4 and arch["in_channels"] == 1
+    assert GeomConfig(seed=5, steps=3).architecture() == GeomConfig().architecture()  # training knobs are not in it
+
+
+@pytest.mark.parametrize("field,value", [
+    ("steps", 0), ("steps", -5), ("batch_size", 0), ("epochs", 0), ("width", 0), ("fit_images", 0),
+    ("max_test_images", -1), ("seed", -1), ("lr", 0.0), ("steps", True), ("weight_decay", -1.0),
+])
+def test_config_refuses_values_that_cannot_train(field, value) -> None:
+    with pytest.raises(ValueError, match=f"^{field} must be"):
+        GeomConfig(**{field: value})

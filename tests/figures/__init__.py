@@ -1,0 +1,1 @@
+"""Tests of explorer/figures/: one file per figure module."""

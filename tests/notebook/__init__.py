@@ -1,0 +1,1 @@
+"""The teaching notebook (explorer/notebooks/) and its parameters check."""
