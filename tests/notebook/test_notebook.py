@@ -122,6 +122,14 @@ def test_good_parameters_resolve():
     assert setup.run is None and setup.detector is None and setup.budget == BUDGETS["tiny"]
 
 
+def test_colour_datasets_resolve(real_dataset, shared_data_dir):
+    """The parameters cell takes CIFAR-10 by class name, with the colour preset shape."""
+    real_dataset("cifar10")
+    setup = check_parameters("cifar10", "cat", "tiny", "cpu", str(shared_data_dir))
+    assert (setup.dataset, setup.normal_class, setup.class_label) == ("cifar10", 3, "3 - cat")
+    assert (setup.config.in_channels, setup.config.image_size) == (3, 32)
+
+
 def fake_run(path: Path, **meta) -> Path:
     """A run folder without a model: enough for read_run and the configuration check."""
     base = {"method": "geom", "dataset": "digits", "normal_class": 3, "class_label": "3", "preset": "tiny", "seed": 0}
