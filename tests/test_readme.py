@@ -40,3 +40,12 @@ def test_every_tool_the_readme_runs_is_installed_by_a_requirements_file() -> Non
     assert {"streamlit", "jupyter", "papermill"} <= tools  # the parser sees the README's commands
     missing = {t for t in tools if PACKAGE_OF.get(t, t) not in required_packages()}
     assert not missing, f"the README runs {sorted(missing)}, which no requirements file installs"
+
+
+def test_pyproject_dependencies_are_requirements_txt():
+    """pyproject.toml mirrors requirements.txt (the README's install path): the two lists agree."""
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    listed = [line.split("#")[0].strip() for line in (REPO / "requirements.txt").read_text().splitlines()]
+    assert sorted(declared) == sorted(line for line in listed if line)
