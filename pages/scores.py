@@ -88,8 +88,8 @@ def gallery(title: str, positions: np.ndarray, empty: str = "") -> None:
 
 
 st.subheader("Test images")
-st.caption("Under each image: #its index in the test set · its true class · p = percentile of its score among the "
-           "normal test images; its links open it on the Transforms and Attributions pages.")
+st.caption("Under each image: #its number in the dataset's test set · its true class · p = percentile of its score "
+           "among the normal test images; its links open it on the Transforms and Attributions pages.")
 fp = s.ranked(method, normal=False, highest_first=True)
 fp = fp[score[fp] >= threshold]  # anomalies called normal, worst first
 fn = s.ranked(method, normal=True)

@@ -73,6 +73,7 @@ det, scores = state.run_detector(run), state.run_scores(run)
 names, k = det.transforms.names, len(det.transforms)
 normal = scores.is_normal
 st.title("Transforms")
+linked = state.linked_image(scores)  # read first, so a refused link is said at the top of the page
 st.markdown(f"**{run.meta['dataset']} · normal class {run.meta['class_label']} · {k} transforms.** Each image is shown "
             "to the classifier under every transform; row *t* of its matrix is the softmax of T_t(x), "
             "column = the transform the classifier guesses. Normal images put their mass on the diagonal.")
@@ -108,7 +109,6 @@ except DataError as exc:  # e.g. a run trained on a GPU box, opened where its da
     st.warning(f"The test images of {run.meta['dataset']} are not available here, so single images cannot be "
                f"shown: {exc}")
     st.stop()
-linked = state.linked_image(scores)
 left, right = st.columns([2, 1])
 how = left.selectbox("Image", PICKS, index=0 if linked is None else PICKS.index(BY_NUMBER))
 pos = pick_position(scores, how)
