@@ -47,16 +47,17 @@ class ImageFileError(ValueError):
 
 
 def load_image_file(data: bytes, channels: int, size: int, dataset: str | None = None,
-                    background: int = 0) -> np.ndarray:
+                    background: int = 0, invert: bool = False) -> np.ndarray:
     """Decode ``data`` (PNG, JPEG, BMP, WebP, ...) into a uint8 (size, size, channels) image.
 
     ``dataset`` (a registry name) selects dataset-specific preparation: ``mnist`` and
     ``fashion_mnist`` resize to size-4 and pad 2 px of black, ``digits`` goes through 8x8 at 17
     levels; anything else is the generic shorter-side resize and centre crop. Transparent pixels are
     composited onto grey level ``background`` (default black, the background of the digit sets).
+    ``invert`` reverses the grey levels before any padding (see :func:`to_dataset_shape`).
     """
     img = open_image(data)
-    return to_dataset_shape(img, channels, size, dataset, background)
+    return to_dataset_shape(img, channels, size, dataset, background, invert)
 
 
 def open_image(data: bytes) -> Image.Image:
@@ -102,14 +103,20 @@ def open_image(data: bytes) -> Image.Image:
 
 
 def to_dataset_shape(img: Image.Image, channels: int, size: int, dataset: str | None = None,
-                     background: int = 0) -> np.ndarray:
-    """A loaded PIL image -> uint8 (size, size, channels), prepared like ``dataset``'s training images."""
+                     background: int = 0, invert: bool = False) -> np.ndarray:
+    """A loaded PIL image -> uint8 (size, size, channels), prepared like ``dataset``'s training images.
+
+    ``invert`` reverses the upload's grey levels first, so that the black padding of the digit sets
+    is added to an image that already has their polarity: inverting after padding would turn that
+    padding into a white frame no training image has.
+    """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
     mode = "L" if channels == 1 else "RGB"
     img = _to_mode(img, mode, background)
+    img = ImageOps.invert(img) if invert else img
     preparation = _preparation(dataset)
     if preparation == "pad28" and size > 4:
         inner = fit_square(img, size - 4)
@@ -199,22 +206,25 @@ def _short(exc: BaseException, limit: int = 160) -> str:
 # One image through a detector
 
 
-def should_invert(image: np.ndarray, reference: np.ndarray) -> bool:
-    """Whether a greyscale upload has the opposite polarity of the training images.
+def should_invert(img: Image.Image, reference: np.ndarray) -> bool:
+    """Whether an upload, for a greyscale model, has the opposite polarity of the training images.
 
     Digit sets are light strokes on black; a photo of ink on paper is the reverse and would be an
-    anomaly for that reason alone. Compares the mean of the 2-pixel border (the background) of
-    ``image`` (H, W, 1) with that of ``reference`` images (N, H, W, 1); colour images are never
-    inverted.
+    anomaly for that reason alone. Compares the mean of the border (the background) of the upload as
+    decoded, before :func:`to_dataset_shape` pads it with black, with that of the 2-pixel border of
+    ``reference`` training images (N, H, W, 1); for colour models (C = 3) the answer is always no.
     """
-    if image.shape[-1] != 1 or reference.size == 0:
+    if reference.shape[-1] != 1 or reference.size == 0:
         return False
-    return (_border_mean(image[None]) > 127.5) != (_border_mean(reference) > 127.5)
+    grey = np.asarray(_to_mode(img, "L", 0), np.uint8)[None]
+    width = max(1, round(min(grey.shape[1:]) / 16))  # 2 px of a 32 px image, in proportion
+    return (_border_mean(grey, width) > 127.5) != (_border_mean(reference, 2) > 127.5)
 
 
-def _border_mean(images: np.ndarray) -> float:
+def _border_mean(images: np.ndarray, width: int) -> float:
+    """Mean grey level of the ``width``-pixel border of (N, H, W[, C]) images (their whole area if small)."""
     mask = np.ones(images.shape[1:3], bool)
-    mask[2:-2, 2:-2] = False
+    mask[width:-width, width:-width] = False
     return float(images[:, mask].mean())
 
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Hashable
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -34,6 +35,7 @@ from core.scores import RunScores
 
 RUN_KEY = "geom_run_path"
 URL_PARAM = "run"  # ?run=<run folder> selects a run (see current_run)
+IMAGE_PARAM = "image"  # ?image=<dataset test index> opens one image on the Transforms and Attributions pages
 URL_SEEN_KEY = "geom_run_url_seen"
 PROBLEM_KEY = "geom_run_problem"  # why a run named by a link or chosen earlier could not be opened
 SESSION_ID_KEY = "geom_session_id"
@@ -226,3 +228,34 @@ def run_dataset_or_stop(run: RunInfo) -> ImageDataset:
     except DataError as exc:
         st.error(f"The run's dataset is unavailable: {exc}")
         st.stop()
+
+
+def image_link(run: RunInfo, page: str, index: int) -> str:
+    """A relative link to ``page`` (its URL path, e.g. "transforms") opened on dataset test image
+    ``index`` of ``run``: every page numbers an image by its index in the dataset's test set, so a
+    number seen on one page finds the same image on another."""
+    return f"{page}?{urlencode({URL_PARAM: str(run.path), IMAGE_PARAM: index})}"
+
+
+def image_links(run: RunInfo, index: int) -> str:
+    """Markdown links from one image to its Transforms and Attributions views, for under a tile."""
+    return (f"[transforms]({image_link(run, 'transforms', index)}) · "
+            f"[attributions]({image_link(run, 'attribution', index)})")
+
+
+def linked_image(scores: RunScores) -> int | None:
+    """The dataset test index named by ``?image=``, or None when there is none or it is unusable.
+
+    An index the run did not score is refused with a message rather than silently replaced: the
+    user followed a link to one image and should not be shown another without being told.
+    """
+    value = st.query_params.get(IMAGE_PARAM)
+    if value is None:
+        return None
+    index = int(value) if value.strip().isdigit() else None
+    if index is None or scores.position(index) is None:
+        st.error(f"The link names test image {value!r}, which this run did not score; it scored "
+                 f"{len(scores.test_index)} test images, numbered {int(scores.test_index.min())} to "
+                 f"{int(scores.test_index.max())} in the dataset's test set. Showing another image instead.")
+        return None
+    return index

@@ -14,6 +14,7 @@ from explorer.figures.section6 import attribution_overlay_figure, cases_caption
 from explorer.figures.style import STATIC_CHART
 
 N_CASES = 4
+ANY_IMAGE = "any test image"  # the choice that takes a typed (or linked) dataset test index
 HELP = {"ig": "Integrated Gradients: gradients averaged along a straight path from a black image; the map sums to "
               "score(image) − score(black image).",
         "saliency": "Saliency: |gradient| of the target; cheap, local, noisy.",
@@ -45,12 +46,13 @@ def attributions(run: RunInfo, det: GeomDetector, test_images: np.ndarray, indic
 
 
 def caption(scores: RunScores, method: str, index: int, label: str, prefix: str) -> str:
-    """A title for test image ``index``: class, score and its percentile among the normal test images."""
+    """A title for test image ``index``: its number (the dataset test index every page uses), class,
+    score and its percentile among the normal test images."""
     pos = scores.position(index)
     if pos is None:
-        return f"{prefix}: {label} (not in the run's scored test subset)"
+        return f"{prefix}: #{index} · {label} (not in the run's scored test subset)"
     case = scores.cases(method, [pos])[0]
-    return f"{prefix}: " + cases_caption(label, case.score, case.percentile)
+    return f"{prefix}: #{index} · " + cases_caption(label, case.score, case.percentile)
 
 
 run = state.require_run()
@@ -79,10 +81,13 @@ typical = scores.typical(score)
 options = {"typical": typical}
 options.update({f"false positive #{i + 1}": c.test_index for i, c in enumerate(cases["false_positives"])})
 options.update({f"false negative #{i + 1}": c.test_index for i, c in enumerate(cases["false_negatives"])})
+linked = state.linked_image(scores)
+choices = [*options, ANY_IMAGE]
 pick = st.selectbox("Image to explain (false positive: an anomaly scored as normal; false negative: the reverse)",
-                    [*options, "any test image"], index=1 if len(options) > 1 else 0)
-if pick == "any test image":
-    chosen = int(st.number_input(f"Test-set index (0..{len(data.x_test) - 1})", 0, len(data.x_test) - 1, typical))
+                    choices, index=len(options) if linked is not None else 1 if len(options) > 1 else 0)
+if pick == ANY_IMAGE:
+    chosen = int(st.number_input(f"Test-set index (0..{len(data.x_test) - 1})", 0, len(data.x_test) - 1,
+                                 typical if linked is None else linked))
 else:
     chosen = options[pick]
 
@@ -107,7 +112,7 @@ if chosen_pos is not None and scores.correct_prob is not None:  # the transform 
 t = st.selectbox("Transform", range(len(tnames)), index=default_t, format_func=lambda i: f"{i}: {tnames[i]}",
                  help="Defaults to the transform the classifier recognises worst on the chosen image.")
 parts = attributions(run, det, data.x_test, pair, settings, t)
-titles = [f"{title.split(':')[0]}: log p = {p.value[0]:.3g}" for title, p in zip(titles, parts, strict=True)]
+titles = [f"{title.split(' · ')[0]}: log p = {p.value[0]:.3g}" for title, p in zip(titles, parts, strict=True)]
 st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], [p.pixel_maps()[0] for p in parts], titles),
                 key="transform-pair", config=STATIC_CHART)
 
@@ -126,6 +131,7 @@ for label, group in (("False positives (anomalies called normal)", cases["false_
     idx = tuple(c.test_index for c in group)
     st.markdown(f"**{label}**")
     a = attributions(run, det, data.x_test, idx, case_settings)
-    st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in idx], list(a.pixel_maps()),
-                                               [cases_caption(names[c.label], c.score, c.percentile) for c in group],
+    tile_titles = [f"#{c.test_index} · {cases_caption(names[c.label], c.score, c.percentile)}" for c in group]
+    st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in idx], list(a.pixel_maps()), tile_titles,
                                                tile_px=200), key=f"cases-{label}", config=STATIC_CHART)
+    st.caption(" ".join(f"#{c.test_index}: {state.image_links(run, c.test_index)}." for c in group))

@@ -74,18 +74,22 @@ except (DataError, IndexError) as exc:
 
 
 def gallery(title: str, positions: np.ndarray, empty: str = "") -> None:
-    """One row of up to N_SHOWN scored images, captioned with class and score percentile among normals."""
+    """One row of up to N_SHOWN scored images, each with its dataset test index, class and score
+    percentile among normals, and links to that image on the Transforms and Attributions pages."""
     st.markdown(f"**{title}**")
     if len(positions) == 0:
         st.caption(empty)
         return
     positions = positions[:N_SHOWN]
-    st.image(display_images(images[positions]), width=96,
-             caption=[f"{names[c.label]} · p{c.percentile:.0f}" for c in s.cases(method, positions)])
+    tiles = display_images(images[positions])
+    for col, tile, c in zip(st.columns(N_SHOWN), tiles, s.cases(method, positions), strict=False):
+        col.image(tile, width=96, caption=f"#{c.test_index} · {names[c.label]} · p{c.percentile:.0f}")
+        col.caption(state.image_links(run, c.test_index))
 
 
 st.subheader("Test images")
-st.caption("Under each image: its true class · p = percentile of its score among the normal test images.")
+st.caption("Under each image: #its number in the dataset's test set · its true class · p = percentile of its score "
+           "among the normal test images; its links open it on the Transforms and Attributions pages.")
 fp = s.ranked(method, normal=False, highest_first=True)
 fp = fp[score[fp] >= threshold]  # anomalies called normal, worst first
 fn = s.ranked(method, normal=True)

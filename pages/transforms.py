@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core.data import DataError
 from core.dirichlet import dirichlet_contributions
@@ -21,6 +22,7 @@ from explorer.figures.transforms import (
 NORMAL_REFERENCE = 32  # normal test images whose mean contributions are the yardstick for one image
 PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
          "most anomalous anomaly", "a test image by number")
+BY_NUMBER = PICKS[4]
 
 
 @st.cache_data(show_spinner="Running the classifier on every transform of this image…", max_entries=256)
@@ -45,6 +47,20 @@ def pick_position(scores: RunScores, how: str) -> int | None:
     return int(order[0]) if len(order) else None
 
 
+def position_by_number(scores: RunScores, box: DeltaGenerator, linked: int | None) -> int:
+    """Position in the scored set of the image whose dataset test index the user types (the number
+    every page shows); stops the page with a message if the run did not score that image."""
+    first, last = int(scores.test_index.min()), int(scores.test_index.max())
+    index = int(box.number_input(f"Test image number ({first}–{last}, in the dataset's test set)", first, last,
+                                 first if linked is None else linked, step=1))
+    pos = scores.position(index)
+    if pos is None:
+        st.warning(f"Test image #{index} is not among the {len(scores.test_index)} images this run scored; "
+                   "pick another number.")
+        st.stop()
+    return pos
+
+
 def reference_indices(scores: RunScores) -> tuple[int, ...]:
     """Up to NORMAL_REFERENCE normal test images, evenly spread over the test set (dataset indices)."""
     normal_idx = scores.test_index[scores.is_normal]
@@ -57,6 +73,7 @@ det, scores = state.run_detector(run), state.run_scores(run)
 names, k = det.transforms.names, len(det.transforms)
 normal = scores.is_normal
 st.title("Transforms")
+linked = state.linked_image(scores)  # read first, so a refused link is said at the top of the page
 st.markdown(f"**{run.meta['dataset']} · normal class {run.meta['class_label']} · {k} transforms.** Each image is shown "
             "to the classifier under every transform; row *t* of its matrix is the softmax of T_t(x), "
             "column = the transform the classifier guesses. Normal images put their mass on the diagonal.")
@@ -93,10 +110,10 @@ except DataError as exc:  # e.g. a run trained on a GPU box, opened where its da
                f"shown: {exc}")
     st.stop()
 left, right = st.columns([2, 1])
-how = left.selectbox("Image", PICKS)
+how = left.selectbox("Image", PICKS, index=0 if linked is None else PICKS.index(BY_NUMBER))
 pos = pick_position(scores, how)
 if pos is None:
-    pos = int(right.number_input(f"Test image number (0–{len(normal) - 1})", 0, len(normal) - 1, 0, step=1))
+    pos = position_by_number(scores, right, linked)
 index = int(scores.test_index[pos])
 label = data.class_label(int(scores.labels[pos]))
 dirichlet = scores.score("dirichlet")[pos]
@@ -104,6 +121,7 @@ percentile = scores.percentile("dirichlet", dirichlet)
 result = image_report(str(run.path), state.run_mtime(run), run.meta["dataset"], index)
 thumb, info = st.columns([1, 4])
 thumb.image(display_images(data.x_test[index][None], 96)[0], caption=f"test image #{index}")
+thumb.caption(f"[attributions]({state.image_link(run, 'attribution', index)})")
 info.markdown(f"Class **{label}** ({'normal' if normal[pos] else 'anomaly'}) · Dirichlet score "
               f"**{dirichlet:,.1f}** (higher = more normal; {percentile:.0f}% of normal test images "
               f"score lower or equal) · simplified score **{scores.score('simple')[pos]:.3f}**")

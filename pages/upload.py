@@ -20,7 +20,7 @@ from core.images import (
 from core.metrics import threshold_at_tpr
 from core.runs import RunInfo
 from explorer import state
-from explorer.figures.gallery import display_images, grid_order
+from explorer.figures.gallery import grid_order, on_mat
 from explorer.figures.scores import score_histogram
 from explorer.figures.style import HIGHLIGHT_COLOR
 from explorer.figures.transforms import softmax_heatmap, transformed_grid
@@ -35,12 +35,14 @@ def image_report(run_path: str, mtime: float, image: np.ndarray) -> ImageReport:
     return inspect_image(state.detector(run_path, mtime), image)
 
 
-def prepared_image(data: bytes, channels: int, size: int, dataset: str) -> tuple[np.ndarray, Image.Image, str]:
-    """The model-ready uint8 image, the original at 8 bits for display (a browser, and Streamlit's
-    JPEG encoder, cannot take 16-bit pixels) and a line describing it; ImageFileError if unusable."""
-    img = open_image(data)
-    return (to_dataset_shape(img, channels, size, dataset), to_8bit(img),
-            f"{img.size[0]} x {img.size[1]} px, mode {img.mode}")
+def invert_choice(img: Image.Image, run: RunInfo, channels: int) -> bool:
+    """The user's choice of polarity, defaulting to the opposite of the upload's if that differs from
+    the training images'; judged on the upload as decoded, since padding would make any border black."""
+    if channels != 1:
+        return False
+    return st.checkbox("Invert grey levels", value=should_invert(img, training_sample(run)),
+                       help="The training images are light strokes on a dark background (or the reverse); "
+                            "an image of the opposite polarity is an anomaly for that reason alone.")
 
 
 def fmt(score: float) -> str:
@@ -68,19 +70,16 @@ if upload is None:
     st.info("Upload a PNG, JPEG, BMP or WebP image to score it.")
     st.stop()
 try:
-    x, shown, described = prepared_image(upload.getvalue(), channels, size, run.meta["dataset"])
+    img = open_image(upload.getvalue())
 except ImageFileError as exc:
     st.error(f"Cannot score **{upload.name}**: {exc}")
     st.stop()
-if channels == 1:
-    invert = st.checkbox("Invert grey levels", value=should_invert(x, training_sample(run)),
-                         help="The training images are light strokes on a dark background (or the reverse); "
-                              "an image of the opposite polarity is an anomaly for that reason alone.")
-    x = 255 - x if invert else x
+x = to_dataset_shape(img, channels, size, run.meta["dataset"], invert=invert_choice(img, run, channels))
 
 original, model_input, verdict_col = st.columns([1, 1, 2])
-original.image(shown, caption=f"{upload.name} ({described})")
-model_input.image(display_images(x[None], 160)[0], caption=f"as the model sees it ({size} x {size})")
+original.image(to_8bit(img),  # a browser cannot show 16-bit pixels
+               caption=f"{upload.name} ({img.size[0]} x {img.size[1]} px, mode {img.mode})")
+model_input.image(on_mat(x, 160), caption=f"as the model sees it ({size} x {size}, on a coloured mat)")
 report = image_report(str(run.path), state.run_mtime(run), x)
 method = verdict_col.radio("Score", list(SCORE_NAMES), format_func=SCORE_NAMES.get, horizontal=True)
 tpr = verdict_col.slider("Threshold: share of normal test images called normal (TPR)", 0.50, 1.0, 0.95, 0.01)

@@ -129,6 +129,28 @@ def copy_run(run_path: Path, root: Path) -> Path:
     return dest
 
 
+def thinned_run(run_path: Path, root: Path) -> Path:
+    """A copy of a run under ``root`` that scored only the odd-numbered test images, so a position
+    in its scores (0, 1, 2, ...) and a dataset test index (1, 3, 5, ...) never agree."""
+    import numpy as np
+
+    dest = copy_run(run_path, root)
+    with np.load(dest / "scores.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    n = len(arrays["test_index"])
+    keep = np.flatnonzero(arrays["test_index"] % 2 == 1)
+    np.savez(dest / "scores.npz", **{k: v[keep] if v.ndim and len(v) == n else v for k, v in arrays.items()})
+    return dest
+
+
+def app_on_image(page: str, run_path: Path, image: str, timeout_s: float) -> AppTest:
+    """``pages/<page>`` opened by a link ``?run=<run_path>&image=<image>``, as a gallery tile's."""
+    at = new_app(timeout_s)
+    at.query_params["run"] = str(run_path)
+    at.query_params["image"] = image
+    return open_page(at.run(), page)
+
+
 def baseline_run(root: Path) -> Path:
     """A finished baseline run (as ``python -m core baseline`` leaves, model aside) under ``root``."""
     import numpy as np

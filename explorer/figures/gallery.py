@@ -15,6 +15,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from core.transforms import Transform
+from explorer.figures.style import HIGHLIGHT_COLOR
 
 
 def _check(images: np.ndarray) -> np.ndarray:
@@ -37,6 +38,21 @@ def display_images(images: np.ndarray, min_side: int = 96) -> list[np.ndarray]:
     """Images ready for ``st.image``: enlarged, grayscale as 2-D arrays (st.image wants H x W)."""
     x = enlarge(images, min_side)
     return [im[..., 0] if im.shape[-1] == 1 else im for im in x]
+
+
+def on_mat(image: np.ndarray, min_side: int = 96, colour: str = HIGHLIGHT_COLOR, margin: int = 12) -> np.ndarray:
+    """One image enlarged and set on a coloured mat, as RGB for ``st.image``.
+
+    Shown on a page's white background, a white frame around an image (or a black one on a dark
+    theme) is invisible; on a colour that no grey level can take, every edge pixel shows.
+    """
+    x = enlarge(image[None], min_side)[0]
+    rgb = np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
+    fill = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], np.uint8)
+    out = np.empty((rgb.shape[0] + 2 * margin, rgb.shape[1] + 2 * margin, 3), np.uint8)
+    out[:] = fill
+    out[margin:margin + rgb.shape[0], margin:margin + rgb.shape[1]] = rgb
+    return out
 
 
 def mosaic(images: np.ndarray, ncols: int, pad: int = 2, fill: int = 255) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app_fixtures import page_with_run
+from tests.app_fixtures import app_on_image, page_with_run, thinned_run
 
 PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
          "most anomalous anomaly", "a test image by number")
@@ -51,6 +51,46 @@ def test_pick_by_number(page: AppTest, tiny_run) -> None:
     assert not page.exception
     index = int(tiny_run.scores()["test_index"][200])
     assert [c for img in page.image for c in img.captions] == [f"test image #{index}"]
+
+
+@pytest.fixture
+def thinned(tiny_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the tiny run that scored only odd-numbered test images, in the app's results folder."""
+    monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path / "results"))
+    return thinned_run(tiny_run.path, tmp_path / "results")
+
+
+def thumbnail_captions(at: AppTest) -> list[str]:
+    return [c for img in at.image for c in img.captions]
+
+
+def test_number_box_and_caption_use_the_dataset_index(thinned: Path) -> None:
+    """The number typed is the number shown (and the one every gallery tile shows), not a position."""
+    at = page_with_run("transforms.py", thinned, timeout_s=120)
+    image_picker(at).set_value(PICKS[-1]).run()
+    number = at.number_input[0]
+    assert (number.min, number.max) == (1, 359)
+    number.set_value(201).run()
+    assert not at.exception, at.exception
+    assert thumbnail_captions(at) == ["test image #201"]
+    assert any("image=201" in c.value and "attribution?" in c.value for c in at.caption)
+    number.set_value(200).run()  # in the dataset, but not scored by this run
+    assert any("#200 is not among the 180 images" in w.value for w in at.warning)
+
+
+def test_a_link_opens_its_image(thinned: Path) -> None:
+    at = app_on_image("transforms.py", thinned, "7", timeout_s=120)
+    assert not at.exception, at.exception
+    assert image_picker(at).value == PICKS[-1] and at.number_input[0].value == 7
+    assert thumbnail_captions(at) == ["test image #7"]
+
+
+@pytest.mark.parametrize("image", ["8", "9999", "seven"])
+def test_a_link_to_an_unscored_image_is_refused_with_a_message(thinned: Path, image: str) -> None:
+    at = app_on_image("transforms.py", thinned, image, timeout_s=120)
+    assert not at.exception, at.exception
+    assert any(f"test image '{image}', which this run did not score" in e.value for e in at.error)
+    assert image_picker(at).value == PICKS[0]  # the page's usual first image, shown after saying so
 
 
 def test_without_the_dataset_shows_the_group_figures_and_a_warning(tiny_run, tmp_path: Path, monkeypatch) -> None:

@@ -282,11 +282,41 @@ def test_should_invert_compares_background_polarity() -> None:
     from core.images import should_invert
 
     dark_refs = np.zeros((4, 32, 32, 1), np.uint8)
-    paper = np.full((32, 32, 1), 240, np.uint8)
+    paper = Image.fromarray(np.full((32, 32), 240, np.uint8))
     assert should_invert(paper, dark_refs)
-    assert not should_invert(np.zeros((32, 32, 1), np.uint8), dark_refs)
+    assert not should_invert(Image.fromarray(np.zeros((32, 32), np.uint8)), dark_refs)
     assert not should_invert(paper, 255 - dark_refs)
-    assert not should_invert(np.full((32, 32, 3), 240, np.uint8), np.zeros((4, 32, 32, 3), np.uint8))
+    assert not should_invert(Image.fromarray(np.full((32, 32, 3), 240, np.uint8)), np.zeros((4, 32, 32, 3), np.uint8))
+
+
+def _drawn_digit(side: int = 280) -> np.ndarray:
+    """A thick white '7' on black, at phone-photo resolution."""
+    a = np.zeros((side, side), np.uint8)
+    s = side // 10
+    a[2 * s:3 * s, 2 * s:8 * s] = 255
+    for r in range(3 * s, 8 * s):
+        c = 8 * s - (r - 3 * s) // 2
+        a[r, c - s:c] = 255
+    return a
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist"])
+def test_black_on_white_upload_is_inverted_before_padding(dataset: str) -> None:
+    """Ink on paper must reach the model as the same image as light strokes on black: polarity is
+    judged on the upload itself (padding would make any border black) and the inversion happens
+    before the black padding, which must stay black rather than become a white frame."""
+    from core.images import should_invert, to_dataset_shape
+
+    white_on_black = Image.fromarray(_drawn_digit())
+    ink_on_paper = Image.fromarray(255 - _drawn_digit())
+    training = np.zeros((4, 32, 32, 1), np.uint8)  # the digit sets' black background
+    assert should_invert(ink_on_paper, training) and not should_invert(white_on_black, training)
+    expected = to_dataset_shape(white_on_black, 1, 32, dataset)
+    got = to_dataset_shape(ink_on_paper, 1, 32, dataset, invert=should_invert(ink_on_paper, training))
+    assert np.abs(got.astype(int) - expected.astype(int)).max() <= 2
+    border = np.ones((32, 32), bool)
+    border[2:-2, 2:-2] = False
+    assert got[border].max() == 0
 
 
 def test_describe_preparation_names_each_pipeline() -> None:
