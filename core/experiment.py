@@ -100,7 +100,7 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
     }
     path = run_path(request, data, cls)
     say(f"saving to {path}")
-    return write_run(path, meta, metrics, scores, detector.save)
+    return write_run(path, meta, metrics, scores, detector.save, [p.as_record() for p in detector.history])
 
 
 def result_line(run: RunInfo, method: str = "dirichlet") -> dict[str, Any]:
