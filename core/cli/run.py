@@ -13,6 +13,7 @@ from core.config import PRESETS
 from core.data import DATASETS, load_dataset
 from core.experiment import RunRequest, result_line, run_one_class
 from core.progress import ProgressBar
+from core.tensorboard import summary_writer, write_tensorboard
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -22,12 +23,16 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="paper, quick (CPU minutes) or tiny (seconds)")
     add_runs_and_seed(p)
     p.add_argument("--steps", type=positive_int, help="override the preset's number of training steps")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log the training history (loss, accuracy, lr) for TensorBoard into each run folder "
+                        "(needs: pip install tensorboard)")
     add_common(p)
 
 
 @command("run", "train and evaluate one-vs-all detectors, one run folder each")(add_run_args)
 def run_command(args: argparse.Namespace) -> int:
-    data = load_dataset(args.dataset, args.data_dir)  # fail fast, before any training
+    writer = summary_writer() if args.tensorboard else None  # fail fast, before any training
+    data = load_dataset(args.dataset, args.data_dir)
     overrides = (("steps", args.steps),) if args.steps is not None else ()
     classes = chosen_classes(data, args.normal_class)
     tidy_results(args.out)
@@ -39,6 +44,9 @@ def run_command(args: argparse.Namespace) -> int:
             bar = ProgressBar(f"{data.name} class {data.class_label(cls)} seed {request.seed}")
             run = run_one_class(request, progress=bar.train, score_progress=bar.score,
                                 stage=lambda msg: print(f"  {msg}", file=sys.stderr))
+            if writer is not None:
+                folder = write_tensorboard(run.path, run.history() or [], writer)
+                print(f"  TensorBoard logs in {folder} (tensorboard --logdir {folder})", file=sys.stderr)
             lines.append(result_line(run))
     print_table(lines)
     print(json.dumps(lines[-1] if len(lines) == 1 else summary_line(lines)))

@@ -30,6 +30,23 @@ def test_cli_run_prints_table_and_json(tmp_path):
     assert last["dataset"] == "digits" and last["normal_class"] == 4 and 0.5 < last["auroc"] <= 1
     assert "AUROC" in res.stdout and "paper" in res.stdout
     assert (tmp_path / "geom" / "digits" / "4" / "tiny-seed0" / "model.pt").is_file()
+    history = json.loads((tmp_path / "geom" / "digits" / "4" / "tiny-seed0" / "history.json").read_text())
+    assert history and " lr " in res.stderr
+    last_step = history[-1]["step"]
+    assert f"step {last_step}/{last_step} loss {history[-1]['loss']:.3f}" in res.stderr  # the same record
+
+
+def test_cli_tensorboard_without_tensorboard_says_how_to_install_before_training(tmp_path):
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("tensorboard is installed here; core/test_tensorboard.py covers the writing")
+    res = _cli("run", "--dataset", "digits", "--normal-class", "4", "--preset", "tiny", "--device", "cpu",
+               "--tensorboard", "--out", str(tmp_path))
+    assert res.returncode == 2 and "pip install tensorboard" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "geom").exists()  # refused before any training
 
 
 @pytest.mark.parametrize("args,message", [
