@@ -14,8 +14,10 @@ import streamlit as st
 from core.data import DataError
 from core.metrics import auroc_per_class, rates_at_threshold, threshold_at_tpr
 from core.paper_tables import paper_value
+from core.runs import DamagedRunError, RunInfo
 from explorer import state
 from explorer.figures.gallery import display_images
+from explorer.figures.history import training_curves_figure
 from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
 
 SCORES = {"dirichlet": "Dirichlet (the paper's score)",
@@ -65,6 +67,27 @@ left, right = st.columns(2)
 left.plotly_chart(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score"))
 right.plotly_chart(per_class_auroc_figure(auroc_per_class(s.labels, is_normal, score), names,
                                           run.metrics[method]["auroc"]))
+
+
+
+def training_panel(run: RunInfo) -> None:
+    """Loss and accuracy curves from history.json, so a reader can tell whether training converged."""
+    with st.expander("Training curves"):
+        try:
+            history = run.history()
+        except DamagedRunError as exc:
+            st.warning(f"Training history unreadable: {exc}")
+            return
+        if not history:
+            st.caption("This run has no training history (history.json): it was trained before runs kept one, "
+                       "or by a method without a training loop.")
+            return
+        last = history[-1]
+        st.plotly_chart(training_curves_figure(history, f"Training · final loss {last['loss']:.3f} · "
+                                                        f"accuracy {100 * last['accuracy']:.1f}%"))
+
+
+training_panel(run)
 
 try:
     images = state.run_dataset(run).x_test[s.test_index]
