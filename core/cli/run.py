@@ -10,8 +10,9 @@ from core.cli.args import positive_int
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
 from core.config import PRESETS
-from core.data import DATASETS, load_dataset
-from core.experiment import RunRequest, result_line, run_one_class
+from core.data import DATASETS, ImageDataset, load_dataset
+from core.experiment import RunRequest, has_anomalies, result_line, run_one_class
+from core.metrics import NO_ANOMALIES
 from core.progress import ProgressBar
 from core.tensorboard import summary_writer, write_tensorboard
 
@@ -29,12 +30,22 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     add_common(p)
 
 
+def normal_only_notice(data: ImageDataset, cls: int) -> str:
+    """Said before training, so a user with normal-only data knows the run will save but not be scored."""
+    what = f"{data.name} has one class ({data.class_names[cls]})" if data.num_classes == 1 else \
+        f"{data.name} has no test images outside class {data.class_label(cls)}"
+    return f"note: {what}: it trains as the normal class and the run is saved, but {NO_ANOMALIES}"
+
+
 @command("run", "train and evaluate one-vs-all detectors, one run folder each")(add_run_args)
 def run_command(args: argparse.Namespace) -> int:
     writer = summary_writer() if args.tensorboard else None  # fail fast, before any training
     data = load_dataset(args.dataset, args.data_dir)
     overrides = (("steps", args.steps),) if args.steps is not None else ()
     classes = chosen_classes(data, args.normal_class)
+    for cls in classes:
+        if not has_anomalies(data, cls):
+            print(normal_only_notice(data, cls), file=sys.stderr)
     tidy_results(args.out)
     lines = []
     for cls in classes:
