@@ -97,6 +97,17 @@ def test_scores_page_draws_the_training_curves_or_says_there_are_none(tiny_run, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_opens_a_normal_only_run(page: str, normal_only_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOM_RESULTS_DIR", str(normal_only_run.path.parents[3]))
+    at = page_with_run(page, normal_only_run.path, TIMEOUT_S)
+    assert not exceptions(at), exceptions(at)
+    if page == "scores.py":
+        assert any("AUROC not computed" in i.value for i in at.info)
+        assert not at.metric and len(at.get("plotly_chart")) == 2  # the normal images' scores, training curves
+
+
+@pytest.mark.slow
 def test_run_query_parameter_selects_a_run_inside_the_results_folder(tiny_run, tiny_results_env: Path) -> None:
     relative = tiny_run.path.relative_to(tiny_results_env)
     at = new_app(TIMEOUT_S)
