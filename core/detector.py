@@ -32,6 +32,7 @@ from core.dirichlet import dirichlet_contributions, fit_dirichlet, simple_score
 from core.runs import CheckpointError, atomic_torch_save, read_checkpoint_dict
 from core.train import (
     ProgressFn,
+    TrainProgress,
     autocast_context,
     build_model,
     memory_format,
@@ -75,6 +76,7 @@ class GeomDetector(BaseDetector):
         self.alphas: np.ndarray | None = None  # (k, k) Dirichlet parameters, row t for transform t
         self._dtype = resolve_precision(config.precision, self.device)
         self._scorer: tuple[torch.nn.Module, torch.nn.Module] | None = None  # (model, its inference copy)
+        self.history: list[TrainProgress] = []  # the last fit's training history, at the progress cadence
 
     # ----- fitting -------------------------------------------------------------------------------
     def fit(self, x_normal: np.ndarray | torch.Tensor, progress: ProgressFn | None = None,
@@ -87,7 +89,8 @@ class GeomDetector(BaseDetector):
             x = x[torch.from_numpy(np.sort(rng.choice(len(x), self.config.max_train_images, replace=False)))]
         if len(x) < 2:
             raise ValueError(f"need at least 2 normal training images, got {len(x)}")
-        self.model = train_classifier(x, self.config, self.device, progress)
+        self.history = []
+        self.model = train_classifier(x, self.config, self.device, progress, history=self.history)
         fit_x = x
         if self.config.fit_images is not None and len(x) > self.config.fit_images:
             fit_x = x[torch.from_numpy(np.sort(rng.choice(len(x), self.config.fit_images, replace=False)))]

@@ -15,8 +15,8 @@ import numpy as np
 
 from core.config import GeomConfig, preset_config
 from core.data import ImageDataset, load_dataset, parse_class
-from core.detector import SCORE_METHODS, GeomDetector, ScoreProgressFn
-from core.metrics import detection_metrics
+from core.detector import SCORE_METHODS, GeomDetector, ScoreProgressFn, ScoreSummary
+from core.metrics import NO_ANOMALIES, detection_metrics, has_both_groups
 from core.paper_tables import paper_value
 from core.runs import RunInfo, results_root, run_dir, run_folder_name, run_meta, write_run
 from core.train import ProgressFn, resolve_precision
@@ -57,6 +57,20 @@ def config_for(request: RunRequest, data: ImageDataset) -> GeomConfig:
     return replace(cfg, **dict(request.overrides)) if request.overrides else cfg
 
 
+def has_anomalies(data: ImageDataset, normal_class: int) -> bool:
+    """Whether the test set has images of another class: without any, a run trains but is not evaluated."""
+    return bool((data.y_test != normal_class).any())
+
+
+def evaluation_metrics(is_normal: np.ndarray, summary: ScoreSummary, say: StageFn) -> dict[str, Any]:
+    """AUROC / AUPR per score method, or none (said, not raised) when the test set holds no anomalies,
+    so a normal-only dataset still saves its trained run."""
+    if not has_both_groups(is_normal):
+        say(NO_ANOMALIES)
+        return {}
+    return {m: detection_metrics(is_normal, getattr(summary, m)) for m in SCORE_METHODS}
+
+
 def run_path(request: RunRequest, data: ImageDataset, normal_class: int) -> Path:
     """The folder run_one_class writes for ``request``: known before training, so the explorer can key
     a training job by it and two sessions asking for the same run share one job."""
@@ -84,7 +98,7 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
     summary = detector.summarise(data.x_test[index], is_normal, score_progress)
     score_s = time.perf_counter() - start - train_s
     cpu_s = time.process_time() - cpu_start
-    metrics = {m: detection_metrics(is_normal, getattr(summary, m)) for m in SCORE_METHODS}
+    metrics = evaluation_metrics(is_normal, summary, say)
     meta = run_meta("geom", data, cls, request.preset, request.seed, config.to_dict(), detector.device,
                     len(x_normal), len(index), train_s, score_s, cpu_s)
     meta["precision"] = str(resolve_precision(config.precision, detector.device) or "fp32").replace("torch.", "")
@@ -100,12 +114,15 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
     }
     path = run_path(request, data, cls)
     say(f"saving to {path}")
-    return write_run(path, meta, metrics, scores, detector.save)
+    return write_run(path, meta, metrics, scores, detector.save, [p.as_record() for p in detector.history])
 
 
 def result_line(run: RunInfo, method: str = "dirichlet") -> dict[str, Any]:
-    """The one-line JSON summary the CLI prints last, with the paper's number beside ours."""
-    m, metrics = run.meta, run.metrics[method]
+    """The one-line JSON summary the CLI prints last, with the paper's number beside ours.
+
+    A run without metrics (no anomalies in its test data) has None for AUROC and AUPR.
+    """
+    m, metrics = run.meta, run.metrics.get(method)
     paper = paper_value(m["dataset"], m["normal_class"], "auroc")
     return {
         "dataset": m["dataset"],
@@ -114,9 +131,7 @@ def result_line(run: RunInfo, method: str = "dirichlet") -> dict[str, Any]:
         "preset": m["preset"],
         "seed": m["seed"],
         "score": method,
-        "auroc": round(metrics["auroc"], 4),
-        "aupr_in": round(metrics["aupr_in"], 4),
-        "aupr_out": round(metrics["aupr_out"], 4),
+        **{key: None if metrics is None else round(metrics[key], 4) for key in ("auroc", "aupr_in", "aupr_out")},
         "paper_auroc": None if paper is None else paper.mean / 100,
         "seconds": m["seconds"],
         "run_dir": str(run.path),

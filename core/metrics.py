@@ -12,6 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
+NO_ANOMALIES = "no anomalies in the test data: AUROC not computed"
+
+
+def has_both_groups(is_normal: np.ndarray) -> bool:
+    """True when the evaluation set holds normal and anomalous images, as AUROC and AUPR need.
+
+    A normal-only dataset (a folder of good parts) trains a detector but cannot be evaluated.
+    """
+    y = np.asarray(is_normal).astype(bool)
+    return bool(y.any() and not y.all())
+
 
 def _check(is_normal: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(is_normal).astype(bool).ravel()

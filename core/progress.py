@@ -23,7 +23,8 @@ class ProgressBar:
 
     def train(self, p: TrainProgress) -> None:
         self.update(p.fraction,
-                    f"step {p.step}/{p.total_steps} loss {p.loss:.3f} acc {p.accuracy:.2f} {p.elapsed_s:.0f}s")
+                    f"step {p.step}/{p.total_steps} loss {p.loss:.3f} acc {p.accuracy:.2f} lr {p.lr:.2g} "
+                    f"{p.elapsed_s:.0f}s")
 
     def score(self, done: int, total: int) -> None:
         self.update(done / total, f"scored {done}/{total} images")

@@ -63,12 +63,17 @@ def seeds_for(method: str, runs: int, seed: int) -> list[int]:
 
 
 # ----- collecting runs ---------------------------------------------------------------------------
+def evaluated(runs: list[RunInfo]) -> list[RunInfo]:
+    """The runs with metrics: one trained on normal-only data (no anomalies to test on) has no cell in a table."""
+    return [run for run in runs if run.metrics]
+
+
 def collect_runs(root: str | Path, dataset: str, methods: list[str], preset: str,
                  seeds: dict[str, list[int]] | None = None) -> dict[str, dict[int, list[RunInfo]]]:
     """method -> normal class -> complete plain-preset runs (sorted by seed), optionally only some seeds."""
     pattern = run_seed_pattern(preset)
     out: dict[str, dict[int, list[RunInfo]]] = {m: defaultdict(list) for m in methods}
-    for run in find_runs(root, dataset=dataset):
+    for run in evaluated(find_runs(root, dataset=dataset)):
         method = run.meta.get("method", GEOM)
         match = pattern.match(run.path.name)
         if method not in out or not match or run.meta.get("preset") != preset:
@@ -85,7 +90,7 @@ def collect_runs(root: str | Path, dataset: str, methods: list[str], preset: str
 def available_datasets(root: str | Path) -> dict[str, set[str]]:
     """dataset -> presets with at least one complete plain-preset run under ``root``."""
     found: dict[str, set[str]] = defaultdict(set)
-    for run in find_runs(root):
+    for run in evaluated(find_runs(root)):
         preset = run.meta.get("preset")
         if preset and run_seed_pattern(preset).match(run.path.name):
             found[run.meta["dataset"]].add(preset)

@@ -7,6 +7,8 @@ Layout (anomalib-style, so a run trained on a GPU box opens on a laptop unchange
         metrics.json  AUROC / AUPR-in / AUPR-out (fractions) for each score method
         scores.npz    test labels and scores, per-transform correctness, mean softmax matrices
         model.pt      the checkpoint (GeomDetector.save)
+        history.json  GEOM's training curve: step, loss, accuracy, lr, elapsed_s at the progress cadence
+                      (absent in runs written before it existed, and for baselines)
 
 A run is built in a hidden temporary folder and renamed into place only when complete, so an
 interrupted run never leaves a half-written folder that looks finished; recover_interrupted_writes
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 RESULTS_ENV = "GEOM_RESULTS_DIR"
 RUN_ROOTS_ENV = "GEOM_RUN_ROOTS"  # more folders runs may be opened from, os.pathsep-separated
 RUN_FILE, METRICS_FILE, SCORES_FILE, MODEL_FILE = "run.json", "metrics.json", "scores.npz", "model.pt"
+HISTORY_FILE = "history.json"
+HISTORY_KEYS = ("step", "loss", "accuracy", "lr", "elapsed_s")  # every history.json row holds these numbers
 REQUIRED_META = ("dataset", "normal_class", "class_label", "preset", "seed")  # what every reader of a run needs
 # write_run's hidden siblings: .<name>.tmp-<hex> (being written) and .<name>.old-<hex> (being replaced).
 LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-[0-9a-f]{8}$")
@@ -148,6 +152,26 @@ class RunInfo:
     def model_path(self) -> Path:
         return self.path / MODEL_FILE
 
+    def history(self) -> list[dict[str, float]] | None:
+        """The training history rows, or None for a run without one (older runs, baselines).
+
+        A history.json that is there but unreadable is a DamagedRunError, like a damaged scores.npz.
+        """
+        path = self.path / HISTORY_FILE
+        if not path.is_file():
+            return None
+        try:
+            rows = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise DamagedRunError(f"{path} is damaged ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(rows, list) or not all(_is_history_row(r) for r in rows):
+            raise DamagedRunError(f"{path} is not a list of rows with {', '.join(HISTORY_KEYS)}")
+        return rows
+
+
+def _is_history_row(row: object) -> bool:
+    return isinstance(row, dict) and all(isinstance(row.get(k), (int, float)) for k in HISTORY_KEYS)
+
 
 def run_meta(method: str, data: ImageDataset, normal_class: int, preset: str, seed: int, config: dict[str, Any],
              device: torch.device | str, n_train: int, n_test: int, train_s: float, score_s: float,
@@ -179,8 +203,13 @@ def run_meta(method: str, data: ImageDataset, normal_class: int, preset: str, se
 
 
 def write_run(path: Path, meta: dict[str, Any], metrics: dict[str, Any], scores: dict[str, np.ndarray],
-              write_model: Callable[[Path], None] | None = None) -> RunInfo:
-    """Write every file into a temporary sibling folder, then swap it into ``path`` in one rename."""
+              write_model: Callable[[Path], None] | None = None,
+              history: Sequence[dict[str, float]] | None = None) -> RunInfo:
+    """Write every file into a temporary sibling folder, then swap it into ``path`` in one rename.
+
+    ``history`` (rows of history.json) goes in the same rename, so a run never shows a curve
+    from a different training than its model.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
@@ -188,6 +217,8 @@ def write_run(path: Path, meta: dict[str, Any], metrics: dict[str, Any], scores:
         (tmp / RUN_FILE).write_text(json.dumps(meta, indent=2, default=_jsonable))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
         np.savez(tmp / SCORES_FILE, **scores)
+        if history is not None:
+            (tmp / HISTORY_FILE).write_text(json.dumps(list(history), indent=1))
         if write_model is not None:
             write_model(tmp / MODEL_FILE)
         old = None

@@ -23,17 +23,27 @@ from core.wrn import WideResNet
 
 @dataclass(frozen=True)
 class TrainProgress:
-    """What a progress display needs after some steps (loss is the mean since the last report)."""
+    """What a progress display needs after some steps (loss is the mean since the last report).
+
+    The same records, kept in a list, are a run's training history (history.json), so the command
+    line, the explorer and the notebook all show one account of how training went.
+    """
 
     step: int
     total_steps: int
     loss: float
     accuracy: float
     elapsed_s: float
+    lr: float
 
     @property
     def fraction(self) -> float:
         return self.step / self.total_steps
+
+    def as_record(self) -> dict[str, float]:
+        """One row of history.json: plain numbers, so any reader (or json.load) can use it."""
+        return {"step": self.step, "loss": self.loss, "accuracy": self.accuracy, "lr": self.lr,
+                "elapsed_s": round(self.elapsed_s, 3)}
 
 
 ProgressFn = Callable[[TrainProgress], None]
@@ -156,6 +166,11 @@ def optimise_step(model: torch.nn.Module, optimiser: torch.optim.Optimizer, batc
     return loss, logits
 
 
+def current_lr(optimiser: torch.optim.Optimizer) -> float:
+    """The learning rate of the first parameter group: recorded so a history shows any schedule."""
+    return float(optimiser.param_groups[0]["lr"])
+
+
 def train_classifier(
     x: torch.Tensor,
     config: GeomConfig,
@@ -163,8 +178,13 @@ def train_classifier(
     progress: ProgressFn | None = None,
     report_every: int | None = None,
     on_step: StepFn | None = None,
+    history: list[TrainProgress] | None = None,
 ) -> WideResNet | SmallCNN:
     """Train the transform classifier on normal images ``x`` (N, C, H, W) in [-1, 1].
+
+    Every ``report_every`` steps (and at the last) the mean loss and accuracy since the previous
+    report go to ``progress`` and are appended to ``history``. The sums stay on the device between
+    reports, so keeping a history costs one synchronisation per report, not one per step.
 
     ``on_step(step, model)`` runs after every optimiser step: the model at step s is the model a
     run of ``steps=s`` would end with (the pair sequence and Adam do not depend on the total), so
@@ -190,13 +210,17 @@ def train_classifier(
         labels = labels.to(device, non_blocking=True)
         batch = tset.apply(x[img_idx.to(device, non_blocking=True)], labels).contiguous(memory_format=fmt)
         loss, logits = optimise_step(model, optimiser, batch, labels, dtype)
-        if progress is not None:
+        if progress is not None or history is not None:
             loss_sum += loss.detach() * len(labels)
             correct_sum += (logits.detach().argmax(1) == labels).sum()
             seen += len(labels)
             if step % report_every == 0 or step == total:
-                progress(TrainProgress(step, total, float(loss_sum) / seen, float(correct_sum) / seen,
-                                       time.perf_counter() - start))
+                report = TrainProgress(step, total, float(loss_sum) / seen, float(correct_sum) / seen,
+                                       time.perf_counter() - start, current_lr(optimiser))
+                if history is not None:
+                    history.append(report)
+                if progress is not None:
+                    progress(report)
                 loss_sum.zero_()
                 correct_sum.zero_()
                 seen = 0

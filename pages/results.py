@@ -55,7 +55,8 @@ def committed_tables() -> None:
 
 
 if not found:
-    st.info(f"No complete runs in `{root}` yet. Train some from the command line, e.g.\n\n```\n{HOW_TO}\n```\n"
+    st.info(f"No complete runs in `{root}` yet (runs on normal-only data have no AUROC to tabulate). Train some "
+            f"from the command line, e.g.\n\n```\n{HOW_TO}\n```\n"
             "or point GEOM_RESULTS_DIR at a results folder.")
     committed_tables()
     st.stop()

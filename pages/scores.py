@@ -12,16 +12,45 @@ import numpy as np
 import streamlit as st
 
 from core.data import DataError
-from core.metrics import auroc_per_class, rates_at_threshold, threshold_at_tpr
+from core.metrics import NO_ANOMALIES, auroc_per_class, rates_at_threshold, threshold_at_tpr
 from core.paper_tables import paper_value
+from core.runs import DamagedRunError, RunInfo
 from explorer import state
 from explorer.figures.gallery import display_images
+from explorer.figures.history import training_curves_figure
 from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
 
 SCORES = {"dirichlet": "Dirichlet (the paper's score)",
           "simple": "simplified (mean probability of the right transform)"}
 METRICS = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 N_SHOWN = 9
+
+
+def training_panel(run: RunInfo) -> None:
+    """Loss and accuracy curves from history.json, so a reader can tell whether training converged."""
+    with st.expander("Training curves"):
+        try:
+            history = run.history()
+        except DamagedRunError as exc:
+            st.warning(f"Training history unreadable: {exc}")
+            return
+        if not history:
+            st.caption("This run has no training history (history.json): it was trained before runs kept one, "
+                       "or by a method without a training loop.")
+            return
+        last = history[-1]
+        st.plotly_chart(training_curves_figure(history, f"Training · final loss {last['loss']:.3f} · "
+                                                        f"accuracy {100 * last['accuracy']:.1f}%"))
+
+
+def normal_only(run: RunInfo, score: np.ndarray, score_name: str) -> None:
+    """A run on normal-only data has no anomalies to rank against: no AUROC, ROC or PR, only how the
+    normal test images score (the lowest are the ones the model finds least like its training set)."""
+    st.info(f"{NO_ANOMALIES[0].upper()}{NO_ANOMALIES[1:]}: every test image is normal, so there is no ROC "
+            "or PR curve. Below, how the normal test images score.")
+    st.plotly_chart(score_histogram(np.ones(len(score), bool), score, None, score_name))
+    training_panel(run)
+
 
 run = state.require_run()
 meta = run.meta
@@ -30,6 +59,9 @@ method = st.radio("Normality score (higher = more normal)", list(SCORES), format
 s = state.run_scores(run)
 is_normal, score = s.is_normal, s.score(method)
 names = meta["class_names"]
+if not run.metrics.get(method):
+    normal_only(run, score, SCORES[method].split(" (")[0] + " score")
+    st.stop()
 
 paper = {m: paper_value(meta["dataset"], meta["normal_class"], m) for m in METRICS}
 for col, (m, label) in zip(st.columns(3), METRICS.items(), strict=True):
@@ -65,6 +97,9 @@ left, right = st.columns(2)
 left.plotly_chart(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score"))
 right.plotly_chart(per_class_auroc_figure(auroc_per_class(s.labels, is_normal, score), names,
                                           run.metrics[method]["auroc"]))
+
+
+training_panel(run)
 
 try:
     images = state.run_dataset(run).x_test[s.test_index]

@@ -165,3 +165,17 @@ def baseline_run(root: Path) -> Path:
     scores = {"test_index": np.arange(40), "labels": np.arange(40) % 10, "is_normal": is_normal, "score": score}
     return write_run(run_dir(root, "deep-svdd", "digits", 3, "tiny-seed0"), meta,
                      {"score": detection_metrics(is_normal, score)}, scores).path
+
+
+def normal_only_folder(folder: Path, n: int = 40, digit: int = 3) -> Path:
+    """A flat folder of ``n`` PNGs of one scikit-learn digit: normal-only data, as a user would bring it."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    folder.mkdir(parents=True, exist_ok=True)
+    images = digits.images[digits.target == digit][:n]
+    for i, img in enumerate(images):
+        Image.fromarray((img * 255 / 16).astype(np.uint8), "L").resize((32, 32)).save(folder / f"{i}.png")
+    return folder

@@ -131,6 +131,17 @@ def tiny_results_env(tiny_results_dir: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.fixture(scope="session")
+def normal_only_run(tmp_path_factory: pytest.TempPathFactory):
+    """RunInfo of a ``tiny`` run on a flat folder of digit 3s: normal-only data, so it has no metrics."""
+    from core.experiment import RunRequest, run_one_class
+    from tests.app_fixtures import normal_only_folder
+
+    root = tmp_path_factory.mktemp("normal-only")
+    folder = normal_only_folder(root / "good")
+    return run_one_class(RunRequest(f"folder:{folder}", "good", "tiny", 0, "cpu", None, str(root / "results")))
+
+
+@pytest.fixture(scope="session")
 def rot4_det():
     """A tiny fp32 rot4 detector on digit 3 of the offline digits (seconds to train), for the
     gradient-ascent and attribution tests."""

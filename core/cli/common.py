@@ -47,13 +47,21 @@ def print_table(lines: list[dict]) -> None:
     for d in lines:
         paper = "-" if d["paper_auroc"] is None else f"{100 * d['paper_auroc']:.1f}"
         label = f"{d['normal_class']} - {d['class_name']}"[:22]
-        print(f"{d['dataset']:<14} {label:<22} {d['seed']:>4} {100 * d['auroc']:7.1f} {paper:>7} "
-              f"{100 * d['aupr_in']:8.1f} {100 * d['aupr_out']:8.1f} {d['seconds']:8.1f}")
+        print(f"{d['dataset']:<14} {label:<22} {d['seed']:>4} {_percent(d['auroc']):>7} {paper:>7} "
+              f"{_percent(d['aupr_in']):>8} {_percent(d['aupr_out']):>8} {d['seconds']:8.1f}")
+
+
+def _percent(fraction: float | None) -> str:
+    """A metric in the table; '-' for a run that has none (no anomalies in its test data)."""
+    return "-" if fraction is None else f"{100 * fraction:.1f}"
 
 
 def summary_line(lines: list[dict]) -> dict:
     """The final JSON line for several runs: the means, with every run listed."""
-    mean = lambda key: round(sum(d[key] for d in lines) / len(lines), 4)  # noqa: E731
+    def mean(key: str) -> float | None:
+        values = [d[key] for d in lines if d[key] is not None]  # runs without anomalies have no metrics
+        return round(sum(values) / len(values), 4) if values else None
+
     return {
         "dataset": lines[0]["dataset"],
         "normal_class": sorted({d["normal_class"] for d in lines}),

@@ -10,9 +10,11 @@ from core.cli.args import positive_int
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
 from core.config import PRESETS
-from core.data import DATASETS, load_dataset
-from core.experiment import RunRequest, result_line, run_one_class
+from core.data import DATASETS, ImageDataset, load_dataset
+from core.experiment import RunRequest, has_anomalies, result_line, run_one_class
+from core.metrics import NO_ANOMALIES
 from core.progress import ProgressBar
+from core.tensorboard import summary_writer, write_tensorboard
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -22,14 +24,28 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help="paper, quick (CPU minutes) or tiny (seconds)")
     add_runs_and_seed(p)
     p.add_argument("--steps", type=positive_int, help="override the preset's number of training steps")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also log the training history (loss, accuracy, lr) for TensorBoard into each run folder "
+                        "(needs: pip install tensorboard)")
     add_common(p)
+
+
+def normal_only_notice(data: ImageDataset, cls: int) -> str:
+    """Said before training, so a user with normal-only data knows the run will save but not be scored."""
+    what = f"{data.name} has one class ({data.class_names[cls]})" if data.num_classes == 1 else \
+        f"{data.name} has no test images outside class {data.class_label(cls)}"
+    return f"note: {what}: it trains as the normal class and the run is saved, but {NO_ANOMALIES}"
 
 
 @command("run", "train and evaluate one-vs-all detectors, one run folder each")(add_run_args)
 def run_command(args: argparse.Namespace) -> int:
-    data = load_dataset(args.dataset, args.data_dir)  # fail fast, before any training
+    writer = summary_writer() if args.tensorboard else None  # fail fast, before any training
+    data = load_dataset(args.dataset, args.data_dir)
     overrides = (("steps", args.steps),) if args.steps is not None else ()
     classes = chosen_classes(data, args.normal_class)
+    for cls in classes:
+        if not has_anomalies(data, cls):
+            print(normal_only_notice(data, cls), file=sys.stderr)
     tidy_results(args.out)
     lines = []
     for cls in classes:
@@ -39,6 +55,9 @@ def run_command(args: argparse.Namespace) -> int:
             bar = ProgressBar(f"{data.name} class {data.class_label(cls)} seed {request.seed}")
             run = run_one_class(request, progress=bar.train, score_progress=bar.score,
                                 stage=lambda msg: print(f"  {msg}", file=sys.stderr))
+            if writer is not None:
+                folder = write_tensorboard(run.path, run.history() or [], writer)
+                print(f"  TensorBoard logs in {folder} (tensorboard --logdir {folder})", file=sys.stderr)
             lines.append(result_line(run))
     print_table(lines)
     print(json.dumps(lines[-1] if len(lines) == 1 else summary_line(lines)))

@@ -11,7 +11,7 @@ import numpy as np
 
 from core.data.cache import cache_key, cache_load, cache_save
 from core.data.dataset import DataError, ImageDataset, short_error, split_per_class
-from core.data.decode import UNREADABLE, decode_many, list_class_tree, number_then_name, relative
+from core.data.decode import UNREADABLE, decode_many, image_files, list_class_tree, number_then_name, relative
 from core.data.records import FOLDER_PREFIX
 
 # Folder datasets smaller than this decode in well under a second; caching them would only
@@ -22,7 +22,7 @@ _FOLDER_CACHE_MIN_FILES = 1000
 def _layout_hint(path: Path) -> str:
     return (
         f"expected {path}/<class>/<image>.png|jpg|jpeg|bmp|gif|webp (one sub-folder per class), "
-        f"or {path}/train/<class>/... and {path}/test/<class>/..."
+        f"or {path}/train/<class>/... and {path}/test/<class>/..., or {path}/<image>... (one normal class)"
     )
 
 
@@ -34,8 +34,19 @@ def _fifth_for_test(perm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return perm[n_test:], perm[:n_test]
 
 
+def _flat_folder(path: Path) -> list[tuple[str, list[str]]]:
+    """A folder of images with no class sub-folders is one class, named after the folder.
+
+    That is how normal-only data usually arrives (a folder of good parts): it trains a detector,
+    with no anomalies to evaluate it on.
+    """
+    files = image_files(path)
+    return [(path.resolve().name, files)] if files else []
+
+
 def load_folder(path: Path) -> ImageDataset:
-    """Any tree of class sub-folders, with or without train/ and test/ sub-trees.
+    """Any tree of class sub-folders, with or without train/ and test/ sub-trees, or a flat folder
+    of images (one class).
 
     Without a split, each class is split 80/20 with ``np.random.default_rng(0)``. Images become
     greyscale (L) when every image is greyscale, else RGB, and 64x64 when the median shorter side
@@ -53,10 +64,10 @@ def load_folder(path: Path) -> ImageDataset:
         if missing_test:
             warnings.warn(f"{path}: classes {missing_test} have no test images", stacklevel=3)
     else:
-        trees = {"all": list_class_tree(path)}
+        trees = {"all": list_class_tree(path) or _flat_folder(path)}
         class_names = tuple(c for c, _ in trees["all"])
     if not class_names:
-        raise DataError(f"no class sub-folders with images in {path}; {_layout_hint(path)}")
+        raise DataError(f"no class sub-folders with images, and no images, in {path}; {_layout_hint(path)}")
     if has_split and not any(files for _, files in trees["train"]):
         raise DataError(f"no training images in {path / 'train'}; {_layout_hint(path)}")
 

@@ -72,7 +72,7 @@ def score_histogram(is_normal: np.ndarray, scores: np.ndarray, threshold: float 
 
     Fractions of each group (not counts), because the normal class is about a tenth of the test
     set and its bars would otherwise vanish. Both groups share the same bins so their overlap
-    reads directly.
+    reads directly. An empty group (normal-only test data has no anomalies) gets no trace.
     """
     y = np.asarray(is_normal, bool)
     s = np.asarray(scores, dtype=np.float64)
@@ -81,6 +81,8 @@ def score_histogram(is_normal: np.ndarray, scores: np.ndarray, threshold: float 
     bins = dict(start=lo, end=hi + 1e-9 * max(1.0, abs(hi)), size=size)
     fig = go.Figure()
     for mask, name, color in ((y, "normal", NORMAL_COLOR), (~y, "anomalous", ANOMALY_COLOR)):
+        if not mask.any():
+            continue
         fig.add_trace(go.Histogram(x=s[mask], name=f"{name} ({int(mask.sum())})", xbins=bins, autobinx=False,
                                    histnorm="probability", opacity=0.6, marker_color=color))
     if threshold is not None:

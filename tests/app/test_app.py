@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -65,7 +66,7 @@ def test_scores_page_numbers_and_threshold(tiny_run, tiny_results_env: Path) -> 
     metrics = {m.label: m.value for m in at.metric}
     for key, label in (("auroc", "AUROC"), ("aupr_in", "AUPR-in"), ("aupr_out", "AUPR-out")):
         assert metrics[label] == f"{100 * tiny_run.metrics['dirichlet'][key]:.1f}"
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("plotly_chart")) == 5  # ROC, PR, histogram, AUROC per class, training curves
     assert len(at.get("image")) >= 3  # most normal, most anomalous, false positives (+ false negatives if any)
     tpr_label = next(label for label in metrics if label.startswith("TPR"))
     assert float(metrics[tpr_label].rstrip("%")) >= 95.0  # default threshold: 95% TPR
@@ -77,6 +78,33 @@ def test_scores_page_numbers_and_threshold(tiny_run, tiny_results_env: Path) -> 
     at = at.radio[0].set_value("simple").run()
     assert not exceptions(at)
     assert at.metric[0].value == f"{100 * tiny_run.metrics['simple']['auroc']:.1f}"
+
+
+@pytest.mark.slow
+def test_scores_page_draws_the_training_curves_or_says_there_are_none(tiny_run, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    at = page_with_run("scores.py", tiny_run.path, TIMEOUT_S)
+    panel = next(e for e in at.expander if e.label == "Training curves")
+    assert len(panel.get("plotly_chart")) == 1 and not exceptions(at)
+    old = tmp_path / tiny_run.path.relative_to(tiny_run.path.parents[3])  # the same run, as written before history
+    shutil.copytree(tiny_run.path, old)
+    (old / "history.json").unlink()
+    monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path))
+    at = page_with_run("scores.py", old, TIMEOUT_S)
+    panel = next(e for e in at.expander if e.label == "Training curves")
+    assert not exceptions(at) and not panel.get("plotly_chart")
+    assert any("no training history" in c.value for c in panel.caption)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_opens_a_normal_only_run(page: str, normal_only_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOM_RESULTS_DIR", str(normal_only_run.path.parents[3]))
+    at = page_with_run(page, normal_only_run.path, TIMEOUT_S)
+    assert not exceptions(at), exceptions(at)
+    if page == "scores.py":
+        assert any("AUROC not computed" in i.value for i in at.info)
+        assert not at.metric and len(at.get("plotly_chart")) == 2  # the normal images' scores, training curves
 
 
 @pytest.mark.slow

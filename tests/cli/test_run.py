@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.app_fixtures import normal_only_folder
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -30,6 +32,39 @@ def test_cli_run_prints_table_and_json(tmp_path):
     assert last["dataset"] == "digits" and last["normal_class"] == 4 and 0.5 < last["auroc"] <= 1
     assert "AUROC" in res.stdout and "paper" in res.stdout
     assert (tmp_path / "geom" / "digits" / "4" / "tiny-seed0" / "model.pt").is_file()
+    history = json.loads((tmp_path / "geom" / "digits" / "4" / "tiny-seed0" / "history.json").read_text())
+    assert history and " lr " in res.stderr
+    last_step = history[-1]["step"]
+    assert f"step {last_step}/{last_step} loss {history[-1]['loss']:.3f}" in res.stderr  # the same record
+
+
+def test_cli_tensorboard_without_tensorboard_says_how_to_install_before_training(tmp_path):
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("tensorboard is installed here; core/test_tensorboard.py covers the writing")
+    res = _cli("run", "--dataset", "digits", "--normal-class", "4", "--preset", "tiny", "--device", "cpu",
+               "--tensorboard", "--out", str(tmp_path))
+    assert res.returncode == 2 and "pip install tensorboard" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "geom").exists()  # refused before any training
+
+
+def test_cli_run_on_a_normal_only_folder_trains_saves_and_skips_the_metrics(tmp_path):
+    folder = normal_only_folder(tmp_path / "good")
+    res = _cli("run", "--dataset", f"folder:{folder}", "--normal-class", "all", "--preset", "tiny", "--device", "cpu",
+               "--out", str(tmp_path / "results"))
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    notice = res.stderr.index("has one class (good)")
+    assert notice < res.stderr.index("training on")  # said before training
+    assert "no anomalies in the test data: AUROC not computed" in res.stderr[res.stderr.index("training on"):]
+    last = json.loads(res.stdout.strip().splitlines()[-1])
+    assert last["auroc"] is None and last["aupr_in"] is None
+    run = tmp_path / "results" / "geom" / "folder-good" / "0" / "tiny-seed0"
+    assert (run / "model.pt").is_file() and (run / "history.json").is_file()
+    assert json.loads((run / "metrics.json").read_text()) == {}
 
 
 @pytest.mark.parametrize("args,message", [

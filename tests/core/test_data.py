@@ -437,3 +437,10 @@ def test_image_dataset_validates_shapes():
         ImageDataset("t", x.astype(np.float32), y, x, y, ("a",))
     with pytest.raises(ValueError):
         ImageDataset("t", x, y[:1], x, y, ("a",))
+
+
+def test_a_flat_folder_of_images_is_one_normal_class(tmp_path):
+    _write_images(tmp_path / "good_parts", 10, mode="L")
+    data = load_dataset(f"folder:{tmp_path / 'good_parts'}")
+    assert data.class_names == ("good_parts",) and len(data.x_train) == 8 and len(data.x_test) == 2
+    assert (data.y_test == 0).all()  # normal-only: nothing to evaluate against

@@ -149,3 +149,23 @@ def test_write_then_read_round_trip(tmp_path: Path) -> None:
     got = again.scores()
     assert set(got) == set(scores) and all(np.array_equal(got[k], scores[k]) for k in scores)
     assert [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")] == []  # no temporary folder left
+
+
+def test_history_is_written_with_the_run_and_read_back(tmp_path: Path) -> None:
+    rows = [{"step": 2, "loss": 1.2, "accuracy": 0.4, "lr": 0.001, "elapsed_s": 0.5},
+            {"step": 4, "loss": 0.8, "accuracy": 0.7, "lr": 0.001, "elapsed_s": 1.0}]
+    scores = {"is_normal": np.array([True, False]), "dirichlet": np.array([1.0, 0.0])}
+    run = write_run(run_dir(tmp_path, "geom", "digits", 3, "tiny-seed0"), META, {}, scores, history=rows)
+    assert (run.path / "history.json").is_file()
+    assert read_run(run.path).history() == rows
+
+
+def test_a_run_without_history_reads_as_none_and_a_damaged_one_says_so(tmp_path: Path) -> None:
+    old = read_run(fake_run(run_dir(tmp_path, "geom", "digits", 3, "tiny-seed0")))
+    assert old.history() is None  # runs written before history.json existed
+    (old.path / "history.json").write_text('[{"step": 1}]')
+    with pytest.raises(DamagedRunError, match="history.json"):
+        old.history()
+    (old.path / "history.json").write_text("[{")
+    with pytest.raises(DamagedRunError, match="damaged"):
+        old.history()

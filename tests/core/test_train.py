@@ -57,3 +57,17 @@ def test_training_is_deterministic_for_a_seed(threes: torch.Tensor) -> None:
     a, b, c = first.state_dict(), again.state_dict(), other.state_dict()
     assert all(torch.equal(a[name], b[name]) for name in a)
     assert not all(torch.equal(a[name], c[name]) for name in a)
+
+
+def test_history_is_kept_without_a_progress_callback_and_matches_progress(threes: torch.Tensor) -> None:
+    config = GeomConfig(width=1, transforms="rot4", in_channels=1, steps=5, batch_size=8, precision="fp32", lr=0.01)
+    quiet, shown, reported = [], [], []
+    train_classifier(threes, config, torch.device("cpu"), report_every=2, history=quiet)
+    train_classifier(threes, config, torch.device("cpu"), reported.append, report_every=2, history=shown)
+    assert [p.step for p in quiet] == [2, 4, 5]  # the progress cadence, and the last step
+    same_training = [(p.step, p.loss, p.accuracy, p.lr) for p in quiet]
+    assert same_training == [(p.step, p.loss, p.accuracy, p.lr) for p in shown]  # only the clock differs
+    assert shown == reported
+    row = quiet[-1].as_record()
+    assert set(row) == {"step", "loss", "accuracy", "lr", "elapsed_s"}
+    assert row["lr"] == 0.01 and row["loss"] > 0 and 0 <= row["accuracy"] <= 1

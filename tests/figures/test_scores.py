@@ -62,6 +62,11 @@ def test_score_histogram_groups_share_bins_and_threshold_line(synthetic) -> None
     assert not score_histogram(y, s).layout.shapes
 
 
+def test_score_histogram_of_normal_only_scores_has_one_group() -> None:
+    (normal,) = score_histogram(np.ones(5, bool), np.arange(5.0)).data
+    assert normal.name == "normal (5)" and len(normal.x) == 5
+
+
 def test_score_histogram_handles_constant_and_huge_scores() -> None:
     y = np.array([True, False, True, False])
     assert score_histogram(y, np.full(4, -3.0e6)).data[0].xbins.size == 1.0

@@ -185,6 +185,9 @@ def test_runs_end_to_end_with_the_tiny_preset(tmp_path, monkeypatch):
     figures = sum(1 for c in nb.cells if c.cell_type == "code" for o in c.outputs
                   if "application/vnd.plotly.v1+json" in o.get("data", {}))
     assert figures >= 20, f"only {figures} plotly figures were shown"
+    curves = next(c for c in nb.cells if c.get("id") == "training-curves")
+    assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in curves.outputs), \
+        "the training curves are drawn from the run's history.json"
     runs = list((tmp_path / "results").rglob("run.json"))
     assert len(runs) == 1, "Section 2 saves one run under GEOM_RESULTS_DIR"
     print(f"notebook executed in {seconds:.0f} s (load average {os.getloadavg()[0]:.1f})")
