@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from core.data.cache import cache_key, cache_load, cache_save
-from core.data.dataset import DataError, ImageDataset, short_error
+from core.data.dataset import DataError, ImageDataset
 from core.data.decode import decode_many, leading_int, list_class_tree, relative
-from core.data.download import torchvision_attempt
-from core.data.records import DatasetRecord, layout_hint, register
+from core.data.download import read_pickled_splits, torchvision_attempt
+from core.data.records import DatasetRecord, register
 
 CIFAR10_CLASSES: tuple[str, ...] = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -43,12 +43,7 @@ def _load(record: DatasetRecord, root: Path, download: bool) -> ImageDataset:
     if not (pickles / "data_batch_1").is_file():
         torchvision_attempt(record.title, tree_root / "train", root, download,
                             lambda dl: tvd.CIFAR10(root=str(root), train=True, download=dl))
-    try:
-        tr = tvd.CIFAR10(root=str(root), train=True, download=False)
-        te = tvd.CIFAR10(root=str(root), train=False, download=False)
-    except Exception as err:
-        raise DataError(f"CIFAR-10 pickles in {pickles} could not be read: {short_error(err)}. "
-                        f"{layout_hint()}.") from err
+    tr, te = read_pickled_splits(tvd.CIFAR10, "CIFAR-10", root, pickles)
     return ImageDataset(
         record.name, np.asarray(tr.data, np.uint8), np.asarray(tr.targets, np.int64),
         np.asarray(te.data, np.uint8), np.asarray(te.targets, np.int64), record.class_names,

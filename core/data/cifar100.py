@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from core.data.dataset import DataError, ImageDataset, short_error
-from core.data.download import torchvision_attempt
-from core.data.records import DatasetRecord, layout_hint, register
+from core.data.download import read_pickled_splits, torchvision_attempt
+from core.data.records import DatasetRecord, register
 
 CIFAR100_COARSE_CLASSES: tuple[str, ...] = (
     "aquatic mammals", "fish", "flowers", "food containers", "fruit and vegetables",
@@ -53,12 +53,7 @@ def _load(record: DatasetRecord, root: Path, download: bool) -> ImageDataset:
             "CIFAR-100", f"{npz_dir}/{{train,test}}.npz or {pickles}/{{train,test}}", root, download,
             lambda dl: tvd.CIFAR100(root=str(root), train=True, download=dl),
         )
-    try:
-        tr = tvd.CIFAR100(root=str(root), train=True, download=False)
-        te = tvd.CIFAR100(root=str(root), train=False, download=False)
-    except Exception as err:
-        raise DataError(f"CIFAR-100 pickles in {pickles} could not be read: {short_error(err)}. "
-                        f"{layout_hint()}.") from err
+    tr, te = read_pickled_splits(tvd.CIFAR100, "CIFAR-100", root, pickles)
     coarse = np.asarray(CIFAR100_FINE_TO_COARSE, dtype=np.int64)
     return ImageDataset(
         record.name, np.asarray(tr.data, np.uint8), coarse[np.asarray(tr.targets)],

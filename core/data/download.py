@@ -114,3 +114,12 @@ def _remove_new(root: Path, new: set[str]) -> None:
         else:
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def read_pickled_splits(kind: Callable[..., object], title: str, root: Path, pickles: Path) -> tuple[object, object]:
+    """(train, test) of a torchvision CIFAR class from pickles already on disk, or a DataError naming them."""
+    try:
+        return kind(root=str(root), train=True, download=False), kind(root=str(root), train=False, download=False)
+    except Exception as err:
+        raise DataError(f"{title} pickles in {pickles} could not be read: {short_error(err)}. "
+                        f"{layout_hint()}.") from err
