@@ -249,6 +249,51 @@ def table_notes(table: ResultTable) -> list[str]:
     return notes
 
 
+def detail_markdown(runs: dict[str, dict[int, list[RunInfo]]], dataset: str, class_names: list[str],
+                    preset: str) -> str:
+    """Per method, a row per class: AUROC of every score the runs saved, the paper's, and what the
+    class cost (train, score, total and CPU seconds; means over seeds). The AUROC tables answer "how
+    good"; this one answers "at what price", which on a CPU decides whether a preset is usable."""
+    title = DATASET_TITLES.get(dataset, dataset)
+    blocks = []
+    for method, by_class in runs.items():
+        done = [c for c in range(len(class_names)) if by_class.get(c)]
+        if not done:
+            continue
+        keys = list(dict.fromkeys(k for c in done for run in by_class[c] for k in run.metrics))
+        columns = [*(f"AUROC {k}" for k in keys), "paper", "train s", "score s", "total s", "CPU s"]
+        lines = [f"### {title}: {method_title(method)} per class, preset `{preset}`", "",
+                 "| class | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+        table_rows: list[list[float | None]] = []
+        for c in done:
+            class_runs = by_class[c]
+            paper = paper_value(dataset, c, "auroc", paper_method(method))
+            row = [float(np.mean([100 * r.metrics[k]["auroc"] for r in class_runs if k in r.metrics])) for k in keys]
+            row.append(None if paper is None else paper.mean)
+            row += [float(np.mean([float(r.meta.get(f, 0.0)) for r in class_runs]))
+                    for f in ("train_seconds", "score_seconds", "seconds", "cpu_seconds")]
+            table_rows.append(row)
+            label = class_names[c] if class_names[c] == str(c) else f"{c} {class_names[c]}"
+            lines.append(f"| {label} | " + " | ".join(_detail_cell(v, i, len(keys) + 1) for i, v in enumerate(row))
+                         + " |")
+        if len(done) == len(class_names):
+            means = [None if any(r[i] is None for r in table_rows) else float(np.mean([r[i] for r in table_rows]))
+                     for i in range(len(columns))]
+            paper_avg = paper_value(dataset, AVG, "auroc", paper_method(method))
+            means[len(keys)] = None if paper_avg is None else paper_avg.mean  # the paper's printed average
+            lines.append("| **mean** | " + " | ".join(_detail_cell(v, i, len(keys) + 1) for i, v in enumerate(means))
+                         + " |")
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def _detail_cell(value: float | None, column: int, n_percent: int) -> str:
+    """Percentages with one decimal, seconds as whole numbers."""
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if column < n_percent else f"{value:.0f}"
+
+
 def table_csv(table: ResultTable) -> str:
     """Wide CSV: one row per class + avg; per method ours (mean, sem, n) and the paper's (mean, sem), in %."""
     buf = io.StringIO()
@@ -268,8 +313,9 @@ def table_csv(table: ResultTable) -> str:
     return buf.getvalue()
 
 
-def write_tables(tables: list[ResultTable], out_dir: str | Path) -> list[Path]:
-    """``<dataset>_<preset>_<metric>.csv`` and ``.md`` per table, plus ``<dataset>_<preset>.md`` with all three."""
+def write_tables(tables: list[ResultTable], out_dir: str | Path, details: str = "") -> list[Path]:
+    """``<dataset>_<preset>_<metric>.csv`` and ``.md`` per table, plus ``<dataset>_<preset>.md`` with all
+    three and ``details`` (:func:`detail_markdown`) after them."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -282,7 +328,7 @@ def write_tables(tables: list[ResultTable], out_dir: str | Path) -> list[Path]:
     if tables:
         t0 = tables[0]
         combined = out_dir / f"{t0.dataset}_{t0.preset}.md"
-        _atomic_write(combined, "\n".join(table_markdown(t) for t in tables))
+        _atomic_write(combined, "\n".join([*(table_markdown(t) for t in tables), *([details] if details else [])]))
         paths.append(combined)
     return paths
 
@@ -345,7 +391,8 @@ def reproduce(dataset: str, methods: str | list[str], preset: str = "quick", run
         collected = collect_runs(root, data.name, method_list, preset, seeds)
         tables = [build_table(collected, data.name, metric, list(data.class_names), preset) for metric in METRICS]
         if tables_dir is not None:
-            paths = write_tables(tables, tables_dir)
+            paths = write_tables(tables, tables_dir, detail_markdown(collected, data.name, list(data.class_names),
+                                                                    preset))
 
     if train:
         for cls in wanted:

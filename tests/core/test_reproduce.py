@@ -18,6 +18,7 @@ from core.reproduce import (
     AVG,
     build_table,
     collect_runs,
+    detail_markdown,
     reproduce,
     table_csv,
     table_markdown,
@@ -94,6 +95,27 @@ def test_write_tables_files(tmp_path: Path) -> None:
         [f"fashion_mnist_quick_{m}.{ext}" for m in ("auroc", "aupr_in", "aupr_out") for ext in ("csv", "md")]
         + ["fashion_mnist_quick.md"])
     assert "AUPR-out" in (tmp_path / "fashion_mnist_quick.md").read_text()
+
+
+def test_detail_table_gives_every_score_and_the_cost_per_class() -> None:
+    def run(cls: int, seed: int, dirichlet: float, simple: float, train_s: float) -> RunInfo:
+        r = fake_run("geom", cls, seed, dirichlet)
+        r.metrics["simple"] = {"auroc": simple}
+        r.meta.update(train_seconds=train_s, score_seconds=5.0, seconds=train_s + 5.0, cpu_seconds=2 * (train_s + 5))
+        return r
+
+    runs = {"geom": {c: [run(c, 0, 0.90, 0.80, 10.0), run(c, 1, 0.92, 0.84, 20.0)] for c in range(10)},
+            "raw-ocsvm-fair": {0: [fake_run("raw-ocsvm-fair", 0, 0, 0.7)]}}
+    md = detail_markdown(runs, "fashion_mnist", FASHION, "quick")
+    geom, svm = md.split("### ")[1:]
+    lines = geom.strip().splitlines()
+    assert lines[0] == "Fashion-MNIST: GEOM per class, preset `quick`"
+    assert lines[2] == "| class | AUROC dirichlet | AUROC simple | paper | train s | score s | total s | CPU s |"
+    # means over the two seeds; the paper's Trouser value beside ours
+    assert lines[5] == "| 1 Trouser | 91.0 | 82.0 | 99.2 | 15 | 5 | 20 | 40 |"
+    assert lines[-1] == "| **mean** | 91.0 | 82.0 | 93.5 | 15 | 5 | 20 | 40 |"
+    # a method with one class done: its row, no mean row
+    assert [ln.split(" | ")[0] for ln in svm.splitlines() if ln.startswith("| ")][1:] == ["| 0 T-shirt/top"]
 
 
 # ----- running, resuming ------------------------------------------------------------------------------
