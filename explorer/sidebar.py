@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import PRESETS
+from core.config import PRESETS, preset_help
 from core.data import DATASETS, DataError, load_dataset
 from core.experiment import RunRequest
 from core.reproduce import score_key
@@ -12,8 +12,6 @@ from core.runs import RunInfo
 from explorer import state
 from explorer.jobs import CANCELLED, DONE, FAILED, JOBS, QUEUED, Job, submit_training
 
-PRESET_HELP = ("paper: the paper's WRN-10-4, 3 epochs (GPU). quick: a few minutes on a CPU. "
-               "tiny: seconds, a rough model.")
 MY_JOBS_KEY = "geom_my_jobs"  # see my_jobs
 POLL_S = 1.0  # how often the sidebar redraws a running job's progress
 
@@ -49,7 +47,7 @@ def train_panel() -> None:
                                index=run_cls if run_cls < len(labels) else 0)
     presets = list(PRESETS)
     current = meta.get("preset") if meta.get("preset") in PRESETS else "tiny"
-    preset = st.sidebar.selectbox("Preset", presets, index=presets.index(current), help=PRESET_HELP)
+    preset = st.sidebar.selectbox("Preset", presets, index=presets.index(current), help=preset_help())
     seed = st.sidebar.number_input("Seed", min_value=0, value=0, step=1)
     device = st.sidebar.selectbox("Device", ["auto", "cpu", "cuda"])
     if st.sidebar.button("Train", type="primary", use_container_width=True,

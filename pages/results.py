@@ -11,6 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from core.baselines import ALL_METHODS, method_title
+from core.config import PRESETS
 from core.paper_tables import paper_value
 from core.reproduce import (
     DATASET_TITLES,
@@ -65,8 +66,7 @@ left, mid, right = st.columns([2, 1, 2])
 datasets = sorted(found)
 dataset = left.selectbox("Dataset", datasets, format_func=lambda d: DATASET_TITLES.get(d, d),
                          index=datasets.index("fashion_mnist") if "fashion_mnist" in datasets else 0)
-usual = ("quick", "paper", "tiny")
-presets = [p for p in usual if p in found[dataset]] + sorted(found[dataset] - set(usual))
+presets = [p for p in PRESETS if p in found[dataset]] + sorted(found[dataset] - set(PRESETS))
 preset = mid.selectbox("Preset", presets)
 metric = right.radio("Metric", list(METRIC_TITLES), format_func=METRIC_TITLES.get, horizontal=True)
 

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from core.base_detector import BaseDetector
-from core.config import PRESETS, check_known_fields
+from core.config import BASELINE_BUDGET_OF, PRESETS, check_known_fields
 from core.data import ImageDataset, as_model_input, load_dataset, parse_class
 from core.experiment import test_subset
 from core.metrics import detection_metrics
@@ -97,9 +97,10 @@ class Baseline(BaseDetector):
     # ----- construction --------------------------------------------------------------------------
     @classmethod
     def preset_config(cls, preset: str, **overrides: Any) -> BaselineConfig:
-        if preset not in cls.presets:
+        budget = BASELINE_BUDGET_OF.get(preset, preset)
+        if budget not in cls.presets:
             raise ValueError(f"unknown preset {preset!r} for {cls.method}; choose one of {', '.join(cls.presets)}")
-        cfg = replace(cls.config_cls(), **cls.presets[preset])
+        cfg = replace(cls.config_cls(), **cls.presets[budget])
         return replace(cfg, **overrides) if overrides else cfg
 
     # ----- the detector interface ----------------------------------------------------------------

@@ -16,7 +16,7 @@ import sys
 from core.baselines import ALIASES, ALL_METHODS, METHODS, SCORE_KEY, get_method, run_baseline
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
-from core.config import PRESETS
+from core.config import PRESETS, preset_help
 from core.data import DATASETS, load_dataset
 from core.paper_tables import paper_value
 from core.progress import ProgressBar
@@ -30,7 +30,7 @@ def add_reproduce_args(p: argparse.ArgumentParser) -> None:
                    help=f"comma-separated: {', '.join(ALL_METHODS)}; aliases {', '.join(ALIASES)} "
                         "(default: geom,raw-ocsvm)")
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
-                   help="paper (GPU), quick (CPU) or tiny (seconds)")
+                   help=preset_help())
     add_runs_and_seed(p, "runs per class (seeds seed..seed+runs-1); OC-SVMs run once, as in the paper")
     p.add_argument("--classes", help="comma-separated class indices or names (default: every class)")
     p.add_argument("--tables-dir", default=str(DEFAULT_TABLES_DIR),

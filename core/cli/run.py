@@ -9,7 +9,7 @@ import sys
 from core.cli.args import positive_int
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
-from core.config import PRESETS
+from core.config import PRESETS, preset_help
 from core.data import DATASETS, ImageDataset, load_dataset
 from core.experiment import RunRequest, has_anomalies, result_line, run_one_class
 from core.metrics import NO_ANOMALIES
@@ -21,7 +21,7 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", required=True, help=f"one of {', '.join(DATASETS)}, or folder:PATH")
     p.add_argument("--normal-class", required=True, help="class index or name, or 'all' for every class")
     p.add_argument("--preset", default="quick", choices=list(PRESETS),
-                   help="paper, quick (CPU minutes) or tiny (seconds)")
+                   help=preset_help())
     add_runs_and_seed(p)
     p.add_argument("--steps", type=positive_int, help="override the preset's number of training steps")
     p.add_argument("--tensorboard", action="store_true",

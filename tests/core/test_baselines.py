@@ -34,6 +34,7 @@ from core.baselines.ocsvm import (
     scale_gamma,
     squared_distances,
 )
+from core.config import BASELINE_BUDGET_OF, PRESETS
 from core.data import load_dataset
 from core.detector import CheckpointError
 from core.metrics import detection_metrics
@@ -238,3 +239,15 @@ def test_run_folder_has_the_geom_layout_and_keys(tmp_path: Path) -> None:
     assert run.metrics[SCORE_KEY]["auroc"] == pytest.approx(auroc)
     np.testing.assert_allclose(load_baseline(run.model_path, "cpu").score(
         load_dataset("digits").x_test[scores["test_index"]]), scores[SCORE_KEY], rtol=1e-5, atol=1e-6)
+
+
+def test_every_geom_preset_gives_every_baseline_a_budget() -> None:
+    """reproduce --preset colour --methods geom,raw-ocsvm must not fail on the baseline: presets
+    without a baseline budget of their own run the one BASELINE_BUDGET_OF names."""
+    for method in METHODS:
+        cls_ = get_method(method)
+        for preset in PRESETS:
+            budget = BASELINE_BUDGET_OF.get(preset, preset)
+            assert cls_.preset_config(preset) == cls_.preset_config(budget)
+    with pytest.raises(ValueError, match="unknown preset 'fast'"):
+        get_method("raw-ocsvm-fair").preset_config("fast")

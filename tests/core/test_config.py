@@ -8,16 +8,20 @@ from core.config import PRESETS, GeomConfig, preset_config
 
 
 def test_presets_for_a_dataset_shape() -> None:
-    assert set(PRESETS) == {"paper", "quick", "tiny"}
+    assert set(PRESETS) == {"paper", "quick", "colour", "tiny"}
     paper = preset_config("paper", 32, 3)
     assert (paper.depth, paper.width, paper.transforms, paper.steps, paper.fit_images) == (10, 4, "paper72", None, None)
     big = preset_config("paper", 64, 3)
     assert (big.depth, big.width, big.image_size) == (16, 8, 64)  # the paper's 64x64 WRN-16-8
+    colour, colour_64 = preset_config("colour", 32, 3), preset_config("colour", 64, 3)
+    assert (colour.depth, colour.width, colour.fit_images) == (10, 2, None)
+    # at 64x64 the colour preset keeps its network and trains fewer steps, unlike the paper's
+    assert (colour_64.depth, colour_64.width) == (10, 2) and colour_64.steps < colour.steps
     quick = preset_config("quick", 32, 1)
     assert (quick.width, quick.steps, quick.fit_images, quick.in_channels) == (1, 1500, 500, 1)
     tiny = preset_config("tiny", 32, 1, seed=3, steps=7)  # overrides go on top of the preset
     assert (tiny.steps, tiny.seed, tiny.batch_size, tiny.max_train_images, tiny.max_test_images) == (7, 3, 64, 500, 600)
-    with pytest.raises(ValueError, match="unknown preset 'fast'; choose one of paper, quick, tiny"):
+    with pytest.raises(ValueError, match="unknown preset 'fast'; choose one of paper, quick, colour, tiny"):
         preset_config("fast", 32, 1)
 
 
