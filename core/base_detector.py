@@ -43,6 +43,7 @@ class BaseDetector(ABC):
     title: ClassVar[str]  # shown in tables and charts
     score_key: ClassVar[str]  # the metrics.json / scores.npz key of its main normality score
     run_once: ClassVar[bool] = False  # the paper ran it once (OC-SVMs); reproduce runs one seed
+    sets_threshold: ClassVar[bool] = False  # fit() sets threshold_ (GEOM, from held-out normal images)
 
     device: torch.device
 
@@ -67,12 +68,16 @@ class BaseDetector(ABC):
         self.decision_scores_ = np.asarray(decision_scores, np.float64).ravel()
         self.threshold_ = threshold_at_contamination(self.decision_scores_, contamination)
 
+    def missing_threshold(self) -> str:
+        """Why this detector has no threshold_, for messages."""
+        if self.sets_threshold:
+            return (f"this {self.title} detector has no saved threshold: it was saved before detectors kept one, "
+                    "or fitted with holdout_fraction=0; retrain to get one")
+        return f"{self.title} sets no threshold: its fit holds no normal images out to set one on"
+
     def _threshold(self) -> float:
         if self.threshold_ is None:
-            raise RuntimeError(f"this {self.title} detector has no decision threshold (threshold_ is None), so it "
-                               "cannot predict: only GEOM sets one, in fit(), from normal training images it held "
-                               "out; a GEOM model saved before that, or fitted with holdout_fraction=0, has none: "
-                               "retrain to get one")
+            raise RuntimeError(f"cannot predict: {self.missing_threshold()}")
         return self.threshold_
 
     def predict(self, x: np.ndarray | torch.Tensor) -> np.ndarray:

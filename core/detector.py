@@ -71,6 +71,7 @@ class GeomDetector(BaseDetector):
     """Fit on normal images, then score any image by how well its transforms are recognised."""
 
     method, paper_method, title, score_key = "geom", "geom", "GEOM", "dirichlet"
+    sets_threshold = True
 
     def __init__(self, config: GeomConfig, device: str | torch.device = "auto") -> None:
         self.config = config
