@@ -34,6 +34,7 @@ from core.cli.commands import command
 from core.images import ImageFileError, check_file_size, open_image, to_dataset_shape
 from core.progress import ProgressBar
 from core.runs import read_run
+from core.scores import format_score
 from core.threshold import is_anomaly
 from core.train import DEVICE_CHOICES
 
@@ -129,13 +130,9 @@ def print_rows(rows: list[FileScore]) -> None:
         if r.error:
             print(f"{path:<{width}} {'-':>16} {'-':>16}  error: {r.error}")
         else:
-            print(f"{path:<{width}} {_number(r.score):>16} {_number(r.anomaly_score):>16}  {r.verdict or '-'}")
-
-
-def _number(value: float | None) -> str:
-    """Dirichlet scores run to millions and differ in the units, simplified ones live in [0, 1]."""
-    assert value is not None  # rows without an error have scores
-    return f"{value:,.1f}" if abs(value) >= 100 else f"{value:.4f}"
+            assert r.score is not None and r.anomaly_score is not None  # rows without an error have scores
+            print(f"{path:<{width}} {format_score(r.score):>16} {format_score(r.anomaly_score):>16}  "
+                  f"{r.verdict or '-'}")
 
 
 def add_score_args(p: argparse.ArgumentParser) -> None:
