@@ -4,6 +4,8 @@ It implements :class:`core.base_detector.BaseDetector` like every baseline. Two 
 named so nobody mixes them up:
 - ``score(x)``: GEOM's normality score, higher = more normal (the paper's n_S(x)).
 - ``decision_function(x)``: its negation, higher = more anomalous (scikit-learn / PyOD convention).
+- ``predict(x)``: 1 = anomaly, 0 = normal, by ``threshold_``, which ``fit`` sets on normal training
+  images it held out of the classifier's training (:meth:`GeomDetector.fit_scoring`, :mod:`core.threshold`).
 
 Gradient ascent and attributions need the score as a differentiable function of the pixels:
 :meth:`GeomDetector.log_softmax_matrix` and :meth:`GeomDetector.differentiable_score` recompute it
@@ -305,7 +307,7 @@ class GeomDetector(BaseDetector):
             "architecture": self.config.architecture(),
             "model": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
             "alphas": torch.from_numpy(np.asarray(self.alphas, dtype=np.float64)),
-            "threshold": self.threshold_,
+            "threshold": None if self.threshold_ is None else float(self.threshold_),  # no numpy scalar: weights_only
             "decision_scores": None if self.decision_scores_ is None else torch.from_numpy(self.decision_scores_),
         }
         atomic_torch_save(state, path)
