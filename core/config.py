@@ -16,7 +16,7 @@ from core.threshold import check_contamination
 from core.transforms import TransformSet
 
 NETWORKS = ("wrn", "small_cnn")
-# Which normal images the Dirichlets are fitted on (see core.detector.GeomDetector.fit for the default's reason).
+# Which normal images the Dirichlets are fitted on (GeomDetector.fit_scoring gives the default's reason).
 DIRICHLET_FITS = ("training", "held_out")
 MAX_HOLDOUT_FRACTION = 0.5
 # What a config saved before a field existed did, where that differs from the field's default: runs

@@ -3,11 +3,11 @@
 PyOD puts a detector's ``threshold_`` at the (1 - contamination) quantile of the anomaly scores of
 its training data, and calls an image an anomaly (1) when its anomaly score is above it, normal (0)
 otherwise. GEOM does the same on normal training images it held out of the classifier's training
-(``GeomConfig.holdout_fraction``): the classifier recognises the transforms of images it trained on
-better than those of new ones, so a quantile of its training images' scores would flag more than
-``contamination`` of new normal images. Scored like any new image, the held-out ones set a
-threshold that flags about ``contamination`` of new normal images, up to the quantile's sampling
-error (a few held-out images give a coarse threshold; run.json records how many set it).
+(``GeomConfig.holdout_fraction``): a classifier may recognise the transforms of images it trained
+on better than those of new ones, and a quantile of such scores would then flag more than
+``contamination`` of new normal images. The held-out images are new to it, so their quantile flags
+about ``contamination`` of new normal images whatever that gap, up to the quantile's sampling error
+(a few held-out images give a coarse threshold; run.json records how many set it).
 
 Conventions: anomaly score = ``decision_function``, higher = more anomalous. On GEOM's normality
 score (higher = more normal) the same threshold reads "normal at or above ``-threshold``", which is
