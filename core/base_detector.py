@@ -4,6 +4,11 @@
   ``(N, C, H, W)`` tensor in [-1, 1]).
 - ``decision_function(x)``: anomaly score, higher = more anomalous (scikit-learn / PyOD).
 - ``score(x)``: its negation, the normality score, higher = more normal (the paper's n_S(x)).
+- ``threshold_``, ``decision_scores_``: PyOD's decision threshold on the anomaly score and the scores
+  of the images that set it, or None for a detector without one (the baselines set none; GEOM sets
+  one in ``fit`` from held-out normal images, see :mod:`core.threshold`).
+- ``predict(x)``: 1 = anomaly (anomaly score above ``threshold_``), 0 = normal; ``predict_proba(x)``:
+  PyOD's (N, 2) columns [normal, anomaly] of the anomaly score rescaled against ``decision_scores_``.
 - ``save(path)`` / ``load(path)``: one ``torch.save`` dict of tensors and plain values, opened with
   ``weights_only=True`` so opening a file never runs code from it.
 - ``run_one_vs_all(...)``: the paper's protocol for one normal class, written as a run folder.
@@ -23,6 +28,7 @@ import numpy as np
 import torch
 
 from core.data import as_model_input
+from core.threshold import anomaly_probability, check_proba_method, is_anomaly, threshold_at_contamination
 
 if TYPE_CHECKING:
     from core.data import ImageDataset
@@ -37,6 +43,7 @@ class BaseDetector(ABC):
     title: ClassVar[str]  # shown in tables and charts
     score_key: ClassVar[str]  # the metrics.json / scores.npz key of its main normality score
     run_once: ClassVar[bool] = False  # the paper ran it once (OC-SVMs); reproduce runs one seed
+    sets_threshold: ClassVar[bool] = False  # fit() sets threshold_ (GEOM, from held-out normal images)
 
     device: torch.device
 
@@ -51,6 +58,44 @@ class BaseDetector(ABC):
     def score(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
         """Normality score, higher = more normal (the negated anomaly score)."""
         return -self.decision_function(x)
+
+    # ----- decisions, PyOD's way: written once for every method ------------------------------------
+    threshold_: float | None = None  # anomaly scores above it are anomalies; None: this detector has none
+    decision_scores_: np.ndarray | None = None  # (N,) anomaly scores of the images that set threshold_
+
+    def set_threshold(self, decision_scores: np.ndarray, contamination: float) -> None:
+        """Put ``threshold_`` at the (1 - contamination) quantile of ``decision_scores`` (PyOD's rule)."""
+        self.decision_scores_ = np.asarray(decision_scores, np.float64).ravel()
+        self.threshold_ = threshold_at_contamination(self.decision_scores_, contamination)
+
+    def missing_threshold(self) -> str:
+        """Why this detector has no threshold_, for messages."""
+        if self.sets_threshold:
+            return (f"this {self.title} detector has no saved threshold: it was saved before detectors kept one, "
+                    "or fitted with holdout_fraction=0; retrain to get one")
+        return f"{self.title} sets no threshold: its fit holds no normal images out to set one on"
+
+    def _threshold(self) -> float:
+        if self.threshold_ is None:
+            raise RuntimeError(f"cannot predict: {self.missing_threshold()}")
+        return self.threshold_
+
+    def predict(self, x: np.ndarray | torch.Tensor) -> np.ndarray:
+        """(N,) int: 1 = anomaly (anomaly score above ``threshold_``), 0 = normal (PyOD's convention)."""
+        threshold = self._threshold()
+        return is_anomaly(self.decision_function(x), threshold).astype(np.int64)
+
+    def predict_proba(self, x: np.ndarray | torch.Tensor, method: str = "linear") -> np.ndarray:
+        """(N, 2): PyOD's [normal, anomaly] columns, the anomaly score rescaled to [0, 1] against the
+        images that set the threshold (``method``: see :func:`core.threshold.anomaly_probability`).
+
+        A rescaled score, not a calibrated probability: those images were all normal.
+        """
+        self._threshold()  # the same refusal as predict for a detector without one
+        check_proba_method(method)
+        assert self.decision_scores_ is not None  # set together with threshold_
+        p = anomaly_probability(self.decision_function(x), self.decision_scores_, method)
+        return np.stack([1.0 - p, p], axis=1)
 
     @abstractmethod
     def save(self, path: str | os.PathLike) -> None:

@@ -12,9 +12,16 @@ import numbers
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from core.threshold import check_contamination
 from core.transforms import TransformSet
 
 NETWORKS = ("wrn", "small_cnn")
+# Which normal images the Dirichlets are fitted on (GeomDetector.fit_scoring gives the default's reason).
+DIRICHLET_FITS = ("training", "held_out")
+MAX_HOLDOUT_FRACTION = 0.5
+# What a config saved before a field existed did, where that differs from the field's default: runs
+# trained before hold-outs used every normal training image and set no threshold.
+BEFORE_FIELDS: dict[str, Any] = {"holdout_fraction": 0.0}
 
 
 def check_known_fields(cls: type, data: dict[str, Any], label: str) -> None:
@@ -61,6 +68,10 @@ class GeomConfig:
     fit_images: int | None = None  # normal training images used for the Dirichlet fit (None = all)
     max_test_images: int | None = None  # stratified test subsample (None = the whole test set)
     score_batch_images: int | None = None  # images per scoring batch, each k inputs (None: 8 on CPU, 256 on GPU)
+    # ----- decisions (PyOD's threshold_, predict; see core.threshold) -------------------------
+    contamination: float = 0.05  # share of held-out normal images the threshold calls anomalous, in (0, 0.5]
+    holdout_fraction: float = 0.1  # normal training images held out of training to set it (0: none, no threshold)
+    dirichlet_fit: str = "training"  # fit the Dirichlets on "training" images (the paper) or the "held_out" ones
     # ----- execution ----------------------------------------------------------------------------
     precision: str = "auto"  # auto (bf16 where it is faster), bf16, or fp32
     seed: int = 0
@@ -81,6 +92,13 @@ class GeomConfig:
             raise ValueError(f"weight_decay must be 0 or more, got {self.weight_decay}")
         if not _is_whole(self.seed) or self.seed < 0:
             raise ValueError(f"seed must be a whole number, 0 or more, got {self.seed!r}")
+        check_contamination(self.contamination)
+        if not 0 <= self.holdout_fraction <= MAX_HOLDOUT_FRACTION:  # also refuses NaN
+            raise ValueError(f"holdout_fraction must be in [0, {MAX_HOLDOUT_FRACTION}], got {self.holdout_fraction!r}")
+        if self.dirichlet_fit not in DIRICHLET_FITS:
+            raise ValueError(f"unknown dirichlet_fit {self.dirichlet_fit!r}; choose one of {', '.join(DIRICHLET_FITS)}")
+        if self.dirichlet_fit == "held_out" and self.holdout_fraction == 0:
+            raise ValueError("dirichlet_fit='held_out' needs held-out images: set holdout_fraction above 0")
 
     def transform_set(self) -> TransformSet:
         return TransformSet.by_name(self.transforms, self.image_size)
@@ -102,9 +120,10 @@ class GeomConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeomConfig:
-        """Rebuild from JSON, refusing keys this version does not know (a newer or foreign file)."""
+        """Rebuild from JSON, refusing keys this version does not know (a newer or foreign file); a field
+        the file lacks (it predates the field) takes the value that describes what was done then."""
         check_known_fields(cls, data, "config")
-        return cls(**data)
+        return cls(**{**BEFORE_FIELDS, **data})
 
     def architecture(self) -> dict[str, Any]:
         """The fields a checkpoint's weights depend on: a mismatch here means it cannot be loaded."""

@@ -19,6 +19,7 @@ from core.detector import SCORE_METHODS, GeomDetector, ScoreProgressFn, ScoreSum
 from core.metrics import NO_ANOMALIES, detection_metrics, has_both_groups
 from core.paper_tables import paper_value
 from core.runs import RunInfo, results_root, run_dir, run_folder_name, run_meta, write_run
+from core.threshold import THRESHOLD_KEY
 from core.train import ProgressFn, resolve_precision
 
 StageFn = Callable[[str], None]
@@ -102,6 +103,8 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
     meta = run_meta("geom", data, cls, request.preset, request.seed, config.to_dict(), detector.device,
                     len(x_normal), len(index), train_s, score_s, cpu_s)
     meta["precision"] = str(resolve_precision(config.precision, detector.device) or "fp32").replace("torch.", "")
+    threshold = detector.saved_threshold()
+    meta[THRESHOLD_KEY] = None if threshold is None else threshold.record()
     scores = {
         "test_index": index,
         "labels": data.y_test[index],

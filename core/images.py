@@ -1,4 +1,5 @@
-"""Turn an uploaded image file into one dataset-shaped uint8 image, the way training data were made.
+"""Turn an image file (an upload, or a file given to ``python -m core score``) into one dataset-shaped
+uint8 image, the way training data were made.
 
 A detector only means something on inputs prepared like its training images: same channels, same
 size, same padding. core.data decodes folder datasets (and CIFAR / Cats-vs-Dogs JPEGs) by
@@ -34,8 +35,8 @@ from core.data.decode import fit_square
 from core.detector import GeomDetector
 from core.dirichlet import dirichlet_contributions
 
-__all__ = ["ImageFileError", "ImageReport", "MAX_FILE_BYTES", "MAX_PIXELS", "describe_preparation", "inspect_image",
-           "load_image_file", "open_image", "should_invert", "to_dataset_shape"]
+__all__ = ["ImageFileError", "ImageReport", "MAX_FILE_BYTES", "MAX_PIXELS", "check_file_size", "describe_preparation",
+           "inspect_image", "load_image_file", "open_image", "should_invert", "to_dataset_shape"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 """Larger uploads are refused before decoding: no sensible image for a 32x32 model is that big."""
@@ -67,12 +68,7 @@ def open_image(data: bytes) -> Image.Image:
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"expected the file's bytes, got {type(data).__name__}")
-    n = len(data)
-    if n == 0:
-        raise ImageFileError("The file is empty (0 bytes).")
-    if n > MAX_FILE_BYTES:
-        raise ImageFileError(f"The file is {n / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB. "
-                             "Upload a smaller image: the model sees it at a few dozen pixels anyway.")
+    check_file_size(len(data))
     with warnings.catch_warnings():
         # PIL warns above ~89 Mpx and raises above twice that; make both an error here.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -100,6 +96,15 @@ def open_image(data: bytes) -> Image.Image:
         return ImageOps.exif_transpose(img)
     except Exception:  # noqa: BLE001 - a damaged EXIF block should not reject readable pixels
         return img
+
+
+def check_file_size(n: int) -> None:
+    """Refuse an empty file, or one over MAX_FILE_BYTES, from its size alone (before reading it)."""
+    if n == 0:
+        raise ImageFileError("The file is empty (0 bytes).")
+    if n > MAX_FILE_BYTES:
+        raise ImageFileError(f"The file is {n / 2**20:.1f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB. "
+                             "Use a smaller image: the model sees it at a few dozen pixels anyway.")
 
 
 def to_dataset_shape(img: Image.Image, channels: int, size: int, dataset: str | None = None,

@@ -101,10 +101,23 @@ def read_checkpoint_dict(path: str | os.PathLike, fmt: str, kind: str, hint: str
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         raise CheckpointError(f"{path} is not a readable {kind} checkpoint "
-                              f"({type(exc).__name__}: {exc}){hint}") from exc
-    if not isinstance(state, dict) or state.get("format") != fmt:
+                              f"({type(exc).__name__}: {_load_failure(exc)}){hint}") from exc
+    found = state.get("format") if isinstance(state, dict) else None
+    if isinstance(found, str) and found != fmt and found.split("/")[0] == fmt.split("/")[0]:
+        raise CheckpointError(f"{path} is a {kind} checkpoint of another version (format {found!r}; this version "
+                              f"reads {fmt!r}): open it with the version that wrote it, or retrain")
+    if found != fmt:
         raise CheckpointError(f"{path} is not a {kind} checkpoint (expected format {fmt!r})")
     return state
+
+
+def _load_failure(exc: BaseException, limit: int = 160) -> str:
+    """torch.load's reason in one short line: its weights-only refusals run to paragraphs of advice
+    (some of it to load unsafely) with the reason after "WeightsUnpickler error:"."""
+    text = str(exc)
+    found = re.search(r"WeightsUnpickler error:\s*(\S[^\n]*)", text)
+    line = found.group(1) if found else next((t for t in text.splitlines() if t.strip()), type(exc).__name__)
+    return line if len(line) <= limit else line[:limit - 3] + "..."
 
 
 def run_dir(root: Path, method: str, dataset: str, normal_class: int, name: str) -> Path:

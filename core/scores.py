@@ -21,6 +21,12 @@ _PER_IMAGE = ("test_index", "labels", "is_normal")
 _GEOM_EXTRAS = ("correct_prob", "mean_softmax_normal", "mean_softmax_anomalous")
 
 
+def format_score(score: float) -> str:
+    """A score for people to read: Dirichlet scores run to millions and differ in the units, simplified
+    ones live in [0, 1]."""
+    return f"{score:,.1f}" if abs(score) >= 100 else f"{score:.3f}"
+
+
 @dataclass(frozen=True)
 class Case:
     """One scored test image with its score and where it ranks."""

@@ -32,6 +32,7 @@ from core.runs import (
     scan_runs,
 )
 from core.scores import RunScores
+from core.threshold import NO_THRESHOLD, SavedThreshold, saved_threshold
 
 RUN_KEY = "geom_run_path"
 URL_PARAM = "run"  # ?run=<run folder> selects a run (see current_run)
@@ -213,6 +214,30 @@ def run_scores(run: RunInfo) -> RunScores:
     except DamagedRunError as exc:
         st.error(f"The run's scores cannot be read: {exc}")
         st.stop()
+
+
+def run_threshold(run: RunInfo) -> SavedThreshold | None:
+    """The threshold the run saved, or None (runs made before thresholds, baselines); a damaged record
+    is said in a warning box and read as none, so the rest of the page still shows."""
+    try:
+        return saved_threshold(run.meta)
+    except DamagedRunError as exc:
+        st.warning(f"The run's saved threshold cannot be used: {exc}")
+        return None
+
+
+def score_threshold(run: RunInfo, method: str, where: Any = st) -> SavedThreshold | None:
+    """The run's saved threshold if it applies to the ``method`` score shown; otherwise None, with a
+    caption in ``where`` (a column, by default the page) saying why there is no verdict to show."""
+    saved = run_threshold(run)
+    if saved is None:
+        where.caption(f"{NO_THRESHOLD.capitalize()}.")
+        return None
+    if method != GeomDetector.score_key:
+        where.caption(f"The run's saved threshold is on the {GeomDetector.score_key.capitalize()} score: choose "
+                      "that score to see its verdict.")
+        return None
+    return saved
 
 
 def run_dataset(run: RunInfo) -> ImageDataset:

@@ -15,6 +15,8 @@ from core.data import DataError
 from core.metrics import NO_ANOMALIES, auroc_per_class, rates_at_threshold, threshold_at_tpr
 from core.paper_tables import paper_value
 from core.runs import DamagedRunError, RunInfo
+from core.scores import format_score
+from core.threshold import SavedThreshold, is_anomaly
 from explorer import state
 from explorer.figures.gallery import display_images
 from explorer.figures.history import training_curves_figure
@@ -43,12 +45,25 @@ def training_panel(run: RunInfo) -> None:
                                                         f"accuracy {100 * last['accuracy']:.1f}%"))
 
 
-def normal_only(run: RunInfo, score: np.ndarray, score_name: str) -> None:
+def saved_threshold_caption(saved: SavedThreshold) -> str:
+    return (f"The **saved threshold** ({format_score(saved.normality)}) was set when the model was trained: "
+            f"{100 * saved.contamination:g}% of {saved.held_out_images} normal training images held out of "
+            "training score below it (the contamination). `predict()` and `python -m core score` decide by it.")
+
+
+def normal_only(run: RunInfo, method: str, score: np.ndarray, score_name: str) -> None:
     """A run on normal-only data has no anomalies to rank against: no AUROC, ROC or PR, only how the
-    normal test images score (the lowest are the ones the model finds least like its training set)."""
+    normal test images score (the lowest are the ones the model finds least like its training set),
+    and how many of them the saved threshold calls anomalous."""
     st.info(f"{NO_ANOMALIES[0].upper()}{NO_ANOMALIES[1:]}: every test image is normal, so there is no ROC "
             "or PR curve. Below, how the normal test images score.")
-    st.plotly_chart(score_histogram(np.ones(len(score), bool), score, None, score_name))
+    saved = state.score_threshold(run, method)
+    if saved is not None:
+        flagged = float(is_anomaly(-score, saved.anomaly_score).mean())
+        st.caption(f"{saved_threshold_caption(saved)} It calls {100 * flagged:.1f}% of these normal test images "
+                   "anomalous.")
+    st.plotly_chart(score_histogram(np.ones(len(score), bool), score, None, score_name,
+                                    saved_threshold=None if saved is None else saved.normality))
     training_panel(run)
 
 
@@ -60,7 +75,7 @@ s = state.run_scores(run)
 is_normal, score = s.is_normal, s.score(method)
 names = meta["class_names"]
 if not run.metrics.get(method):
-    normal_only(run, score, SCORES[method].split(" (")[0] + " score")
+    normal_only(run, method, score, SCORES[method].split(" (")[0] + " score")
     st.stop()
 
 paper = {m: paper_value(meta["dataset"], meta["normal_class"], m) for m in METRICS}
@@ -89,12 +104,21 @@ threshold = st.slider("Threshold: images scoring at or above it are called norma
                       format=f"%.{max(0, 2 - math.floor(math.log10(step)))}f", key=f"threshold-{method}-{run.path}",
                       help="Starts at the score that keeps 95% of the normal test images (TPR 95%).")
 rates = rates_at_threshold(is_normal, score, threshold)
-a, b = st.columns(2)
+a, b, c, d = st.columns(4)
 a.metric("TPR: normal images called normal", f"{100 * rates['tpr']:.1f}%")
 b.metric("FPR: anomalies called normal", f"{100 * rates['fpr']:.1f}%")
+saved = state.score_threshold(run, method)
+if saved is not None:
+    saved_rates = rates_at_threshold(is_normal, score, saved.normality)
+    c.metric("Saved threshold: TPR", f"{100 * saved_rates['tpr']:.1f}%",
+             help="The share of normal test images the run's saved threshold calls normal.")
+    d.metric("Saved threshold: FPR", f"{100 * saved_rates['fpr']:.1f}%",
+             help="The share of anomalous test images the run's saved threshold calls normal.")
+    st.caption(saved_threshold_caption(saved))
 
 left, right = st.columns(2)
-left.plotly_chart(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score"))
+left.plotly_chart(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score",
+                                  saved_threshold=None if saved is None else saved.normality))
 right.plotly_chart(per_class_auroc_figure(auroc_per_class(s.labels, is_normal, score), names,
                                           run.metrics[method]["auroc"]))
 

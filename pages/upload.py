@@ -19,6 +19,8 @@ from core.images import (
 )
 from core.metrics import threshold_at_tpr
 from core.runs import RunInfo
+from core.scores import format_score
+from core.threshold import is_anomaly
 from explorer import state
 from explorer.figures.gallery import grid_order, on_mat
 from explorer.figures.scores import score_histogram
@@ -43,11 +45,6 @@ def invert_choice(img: Image.Image, run: RunInfo, channels: int) -> bool:
     return st.checkbox("Invert grey levels", value=should_invert(img, training_sample(run)),
                        help="The training images are light strokes on a dark background (or the reverse); "
                             "an image of the opposite polarity is an anomaly for that reason alone.")
-
-
-def fmt(score: float) -> str:
-    """Dirichlet scores run to millions, simplified scores live in [0, 1]: show both readably."""
-    return f"{score:,.1f}" if abs(score) >= 100 else f"{score:.3f}"
 
 
 def training_sample(run: RunInfo) -> np.ndarray:
@@ -88,16 +85,28 @@ normal, s = scores.is_normal, scores.score(method)
 threshold = threshold_at_tpr(normal, s, tpr)
 percentile = scores.percentile(method, value)
 fpr = float(np.mean(s[~normal] >= threshold)) if (~normal).any() else float("nan")
-verdict_col.metric(SCORE_NAMES[method], fmt(value), help="Higher = more normal.")
+verdict_col.metric(SCORE_NAMES[method], format_score(value), help="Higher = more normal.")
 verdict_col.markdown(f"**{percentile:.0f}%** of the normal test images score at or below it (its percentile). "
-                     f"The threshold {fmt(threshold)} calls {100 * tpr:.0f}% of the normal and {100 * fpr:.0f}% of "
-                     "the anomalous test images normal.")
+                     f"The threshold {format_score(threshold)} calls {100 * tpr:.0f}% of the normal and "
+                     f"{100 * fpr:.0f}% of the anomalous test images normal.")
 if value >= threshold:
     verdict_col.success(f"**Normal** at this threshold: it looks like {run.meta['class_label']}.")
 else:
     verdict_col.warning(f"**Anomalous** at this threshold: unlike {run.meta['class_label']}.")
+saved = state.score_threshold(run, method, verdict_col)
+if saved is not None:
+    anomalous = bool(is_anomaly(np.array([-value]), saved.anomaly_score)[0])
+    saved_tpr = float(np.mean(s[normal] >= saved.normality)) if normal.any() else float("nan")
+    saved_fpr = float(np.mean(s[~normal] >= saved.normality)) if (~normal).any() else float("nan")
+    verdict_col.metric("Saved threshold's verdict", "anomaly" if anomalous else "normal",
+                       help="What predict() and `python -m core score` say of this image.")
+    verdict_col.caption(f"The saved threshold {format_score(saved.normality)} was set when the model was trained, so "
+                        f"that {100 * saved.contamination:g}% of {saved.held_out_images} held-out normal training "
+                        f"images score below it. It calls {100 * saved_tpr:.0f}% of the normal test images normal "
+                        f"(TPR) and {100 * saved_fpr:.0f}% of the anomalous ones (FPR).")
 
-fig = score_histogram(normal, s, threshold, SCORE_NAMES[method])
+fig = score_histogram(normal, s, threshold, SCORE_NAMES[method],
+                      saved_threshold=None if saved is None else saved.normality)
 left_half = value < np.median(s)  # label on the side facing the data, clear of the legend
 fig.add_vline(x=value, line=dict(color=HIGHLIGHT_COLOR, width=3), annotation_text="your image",
               annotation_position="top right" if left_half else "top left", annotation_font_color=HIGHLIGHT_COLOR)

@@ -51,8 +51,8 @@ TINY_DATASET, TINY_CLASS = "digits", 3
 
 
 # The modules a run's numbers depend on: a cached tiny run is retrained when any of them changes.
-_RUN_MODULES = ("base_detector", "config", "data", "detector", "dirichlet", "experiment", "runs", "train", "transforms",
-                "wrn")
+_RUN_MODULES = ("base_detector", "config", "data", "detector", "dirichlet", "experiment", "runs", "threshold", "train",
+                "transforms", "wrn")
 
 
 def _run_fingerprint() -> str:

@@ -30,6 +30,7 @@ from core.baselines.common import (
 from core.baselines.deep_svdd import DeepSVDD
 from core.baselines.ocsvm import CAEOCSVMFair, CAEOCSVMHindsight, RawOCSVMFair, RawOCSVMHindsight
 from core.detector import GeomDetector
+from core.runs import MODEL_FILE, RunInfo
 
 METHODS: dict[str, type[Baseline]] = {
     cls.method: cls for cls in (RawOCSVMHindsight, RawOCSVMFair, CAEOCSVMHindsight, CAEOCSVMFair, DeepSVDD)
@@ -44,8 +45,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
 ALL_METHODS: tuple[str, ...] = tuple(DETECTORS)
 
 __all__ = ["ALIASES", "ALL_METHODS", "DETECTORS", "GEOM", "METHODS", "SCORE_KEY", "Baseline", "BaselineConfig",
-           "BaselineFitError", "detector_class", "get_method", "load_baseline", "parse_methods", "paper_method",
-           "method_title", "run_baseline"]
+           "BaselineFitError", "detector_class", "get_method", "load_baseline", "load_run_detector", "parse_methods",
+           "paper_method", "method_title", "run_baseline"]
 
 
 def _valid() -> str:
@@ -99,3 +100,11 @@ def load_baseline(path, device: str = "auto") -> Baseline:
     """Open any baseline checkpoint (the model.pt of a baseline run folder)."""
     state = read_checkpoint(path)
     return get_method(state["method"]).load(path, device)
+
+
+def load_run_detector(run: RunInfo, device: str = "auto") -> BaseDetector:
+    """The detector a run folder saved, whatever its method; FileNotFoundError or CheckpointError saying why not."""
+    if not run.model_path.is_file():
+        raise FileNotFoundError(f"{run.path} has no {MODEL_FILE}: it was saved without its model, so nothing can be "
+                                "scored with it; train the run again")
+    return detector_class(run.meta.get("method", GEOM)).load(run.model_path, device)

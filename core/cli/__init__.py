@@ -3,6 +3,7 @@
 - :mod:`core.cli.run`: ``run`` (GEOM one-vs-all runs)
 - :mod:`core.cli.reproduce`: ``reproduce`` (the paper's tables) and ``baseline``
 - :mod:`core.cli.section6`: ``ablation``, ``ascent``, ``explain`` (the paper's Section 6)
+- :mod:`core.cli.score`: ``score`` (image files and folders, with a run's saved threshold)
 
 Shared options and printing are in :mod:`core.cli.common`, argparse types in :mod:`core.cli.args`.
 """
@@ -22,7 +23,7 @@ __all__ = ["COMMANDS", "USER_ERRORS", "build_parser", "main", "print_table", "su
 
 USER_ERRORS = (DataError, CheckpointError, ValueError, FileNotFoundError)
 # The verb modules, in the order `python -m core --help` lists their verbs; each registers on import.
-COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.reproduce", "core.cli.section6")
+COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.score", "core.cli.reproduce", "core.cli.section6")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.metrics import detection_curves, detection_metrics
-from explorer.figures.style import ANOMALY_COLOR, MIDDLING_COLOR, NORMAL_COLOR, PAPER_COLOR
+from explorer.figures.style import ANOMALY_COLOR, MIDDLING_COLOR, NORMAL_COLOR, OTHER_COLOR, PAPER_COLOR
 
 _MARGIN = dict(l=50, r=20, t=50, b=50)
 
@@ -67,12 +67,15 @@ def pr_figure(is_normal: np.ndarray, scores: np.ndarray, paper_aupr_in: float | 
 
 
 def score_histogram(is_normal: np.ndarray, scores: np.ndarray, threshold: float | None = None,
-                    score_name: str = "normality score", nbins: int = 40) -> go.Figure:
+                    score_name: str = "normality score", nbins: int = 40,
+                    saved_threshold: float | None = None) -> go.Figure:
     """Overlaid histograms of the score for normal vs anomalous images, each summing to 1.
 
     Fractions of each group (not counts), because the normal class is about a tenth of the test
     set and its bars would otherwise vanish. Both groups share the same bins so their overlap
     reads directly. An empty group (normal-only test data has no anomalies) gets no trace.
+    ``threshold`` (the reader's) and ``saved_threshold`` (the run's, on the normality score) are
+    drawn as vertical lines, the saved one dashed and named at the bottom so the labels never collide.
     """
     y = np.asarray(is_normal, bool)
     s = np.asarray(scores, dtype=np.float64)
@@ -88,6 +91,9 @@ def score_histogram(is_normal: np.ndarray, scores: np.ndarray, threshold: float 
     if threshold is not None:
         fig.add_vline(x=threshold, line=dict(color="black", dash="dot"),
                       annotation_text="threshold", annotation_position="top")
+    if saved_threshold is not None:
+        fig.add_vline(x=saved_threshold, line=dict(color=OTHER_COLOR, dash="dash"),
+                      annotation_text="saved threshold", annotation_position="bottom")
     fig.update_layout(barmode="overlay", title="Score histogram",
                       margin=_MARGIN, legend=dict(x=0.01, y=0.99))
     fig.update_xaxes(title=f"{score_name} (higher = more normal)")

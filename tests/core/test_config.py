@@ -55,3 +55,27 @@ def test_architecture_names_what_the_weights_depend_on() -> None:
 def test_config_refuses_values_that_cannot_train(field, value) -> None:
     with pytest.raises(ValueError, match=f"^{field} must be"):
         GeomConfig(**{field: value})
+
+
+def test_decision_settings_default_and_their_range() -> None:
+    cfg = GeomConfig()
+    assert (cfg.contamination, cfg.holdout_fraction, cfg.dirichlet_fit) == (0.05, 0.1, "training")
+    for value in (0.5, 1e-3):
+        assert GeomConfig(contamination=value).contamination == value
+    for value in (0, -0.1, 0.51, 1, float("nan"), True):
+        with pytest.raises(ValueError, match=r"contamination must be in \(0, 0\.5\], got"):
+            GeomConfig(contamination=value)
+    for value in (-0.1, 0.6, float("nan")):
+        with pytest.raises(ValueError, match=r"holdout_fraction must be in \[0, 0\.5\]"):
+            GeomConfig(holdout_fraction=value)
+    with pytest.raises(ValueError, match="unknown dirichlet_fit 'all'; choose one of training, held_out"):
+        GeomConfig(dirichlet_fit="all")
+    with pytest.raises(ValueError, match="needs held-out images"):
+        GeomConfig(dirichlet_fit="held_out", holdout_fraction=0)
+
+
+def test_a_config_saved_before_hold_outs_reads_as_trained_on_every_image() -> None:
+    old = preset_config("tiny", 32, 1).to_dict()
+    for field in ("contamination", "holdout_fraction", "dirichlet_fit"):
+        del old[field]
+    assert GeomConfig.from_dict(old).holdout_fraction == 0  # what those runs did: no hold-out, no threshold

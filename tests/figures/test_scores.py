@@ -62,6 +62,14 @@ def test_score_histogram_groups_share_bins_and_threshold_line(synthetic) -> None
     assert not score_histogram(y, s).layout.shapes
 
 
+def test_score_histogram_marks_the_saved_threshold_apart_from_the_slider(synthetic) -> None:
+    _, y, s = synthetic
+    fig = score_histogram(y, s, threshold=0.5, saved_threshold=0.3)
+    assert [shape.x0 for shape in fig.layout.shapes] == [0.5, 0.3]
+    assert [shape.line.dash for shape in fig.layout.shapes] == ["dot", "dash"]
+    assert [a.text for a in fig.layout.annotations] == ["threshold", "saved threshold"]
+
+
 def test_score_histogram_of_normal_only_scores_has_one_group() -> None:
     (normal,) = score_histogram(np.ones(5, bool), np.arange(5.0)).data
     assert normal.name == "normal (5)" and len(normal.x) == 5
