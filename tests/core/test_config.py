@@ -11,6 +11,7 @@ def test_presets_for_a_dataset_shape() -> None:
     assert set(PRESETS) == {"paper", "quick", "colour", "tiny"}
     paper = preset_config("paper", 32, 3)
     assert (paper.depth, paper.width, paper.transforms, paper.steps, paper.fit_images) == (10, 4, "paper72", None, None)
+    assert paper.holdout_fraction == 0  # the paper trains on every normal image: no hold-out, no threshold
     big = preset_config("paper", 64, 3)
     assert (big.depth, big.width, big.image_size) == (16, 8, 64)  # the paper's 64x64 WRN-16-8
     colour, colour_64 = preset_config("colour", 32, 3), preset_config("colour", 64, 3)
