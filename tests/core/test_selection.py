@@ -93,3 +93,35 @@ def test_holdout_split_is_disjoint_seeded_and_capped() -> None:
     assert len(holdout_split(3, 0)[1]) == 1
     with pytest.raises(ValueError, match="at least 3"):
         holdout_split(2, 0)
+
+
+# ----- runs with a subset of the transforms -------------------------------------------------------------
+def test_a_run_with_a_subset_saves_its_list_and_loads(subset_run) -> None:
+    from core.config import GeomConfig
+    from core.detector import GeomDetector
+    from core.scores import RunScores
+    from core.transforms import spec_tag
+    from tests.conftest import SUBSET_TRANSFORMS
+
+    spec = parse_transforms(SUBSET_TRANSFORMS, CONFIG)
+    config = GeomConfig.from_dict(subset_run.meta["config"])
+    assert config.transforms == spec and len(config.transform_set()) == 26
+    assert subset_run.path.name == f"tiny-transforms{spec_tag(spec)}-seed0"
+    det = GeomDetector.load(subset_run.model_path, "cpu", expected=config)
+    assert det.transforms.names == PAPER.names[:24] + ["flip", "flip rot180"] and det.alphas.shape == (26, 26)
+    scores = RunScores.of(subset_run)
+    assert scores.correct_prob.shape == (len(scores.labels), 26) and scores.correct_prob.dtype == np.float16
+    assert scores.mean_softmax_normal.shape == (26, 26)
+
+
+def test_a_rerun_keeps_the_runs_setting_and_changes_only_the_transforms(subset_run) -> None:
+    from core.experiment import rerun_request
+    from core.runs import RunInfo
+
+    request = rerun_request(subset_run, "0-3", data_dir="/data", out="/results")
+    assert (request.dataset, request.normal_class, request.preset, request.seed) == ("digits", 3, "tiny", 0)
+    assert request.overrides == (("transforms", "0-3"),) and (request.data_dir, request.out) == ("/data", "/results")
+    assert rerun_request(subset_run, "paper72").overrides == ()  # the preset's own set: the plain run
+    config = {**subset_run.meta["config"], "steps": 7}
+    changed = RunInfo(subset_run.path, {**subset_run.meta, "config": config}, subset_run.metrics)
+    assert rerun_request(changed, AUTO).overrides == (("steps", 7), ("transforms", AUTO))
