@@ -25,6 +25,10 @@ CHANCE_AUROC = 0.6
 60% of pairs carries (almost) no signal. Used for the Why page's reading and by the ``auto`` rule
 (core.selection), so both call the same transforms useless."""
 
+INVARIANCE_LIFT = 2.0
+"""A relation drawing more than this many times its even share of the normal images' confusion (see
+RelationShare) is read as an invariance of the class; less is what a spread-out confusion gives."""
+
 _TURNS = {1: "quarter turn", 2: "half turn", 3: "quarter turn"}
 
 
@@ -83,19 +87,33 @@ def confused_pairs(mean_softmax: np.ndarray, transforms: TransformSet, top: int 
     return pairs
 
 
-def confusion_by_relation(mean_softmax: np.ndarray, transforms: TransformSet) -> dict[str, float]:
-    """Share of the normal images' off-diagonal probability per relation (relation_label), largest
-    first: where the classifier's doubt goes, summed over every pair of transforms."""
+@dataclass(frozen=True)
+class RelationShare:
+    """How much of the normal images' confusion goes to transform pairs related one way."""
+
+    label: str  # relation_label of the pairs
+    share: float  # of the off-diagonal probability of the mean softmax matrix
+    even: float  # what the share would be if the confusion were spread evenly: the pairs' share of all pairs
+
+
+def confusion_by_relation(mean_softmax: np.ndarray, transforms: TransformSet) -> list[RelationShare]:
+    """Where the classifier's doubt goes on normal images, per relation, largest share first; ``even``
+    tells a real invariance (many times its even share) from a relation that merely relates many pairs."""
     m = np.asarray(mean_softmax, np.float64)
     k = len(m)
     mass: dict[str, float] = {}
+    pairs: dict[str, int] = {}
     for a in range(k):
         for b in range(k):
             if a != b:
                 key = relation_label(relation(transforms[a], transforms[b]))
                 mass[key] = mass.get(key, 0.0) + m[a, b]
+                pairs[key] = pairs.get(key, 0) + 1
     total = sum(mass.values())
-    return {key: v / total for key, v in sorted(mass.items(), key=lambda kv: -kv[1])} if total > 0 else {}
+    if total <= 0:
+        return []
+    shares = [RelationShare(key, mass[key] / total, pairs[key] / (k * (k - 1))) for key in mass]
+    return sorted(shares, key=lambda r: -r.share)
 
 
 def transform_auroc(scores: RunScores, anomalies: np.ndarray | None = None) -> np.ndarray:
@@ -121,7 +139,7 @@ class Diagnosis:
     names: list[str]  # the run's transform names, in label order
     recognised: np.ndarray  # (k,) mean p(right transform) of the normal test images
     pairs: list[ConfusedPair]  # the most confused transform pairs on normal images
-    by_relation: dict[str, float]  # share of the confusion per relation, largest first
+    by_relation: list[RelationShare]  # the confusion per relation, largest share first
     class_auroc: dict[str, dict[int, float]]  # score method -> anomalous class -> AUROC
     transform_auroc: np.ndarray | None  # (k,) AUROC of each transform alone; None without correct_prob
     classes: list[int]  # the anomalous classes, rows of class_transform_auroc
@@ -165,12 +183,13 @@ def reading(d: Diagnosis, normal_label: str, class_label: Callable[[int], str]) 
     text = [f"Normal {normal_label} test images put {d.recognised.mean():.2f} of the probability on the right "
             f"transform on average (chance: {1 / k:.2f})."]
     if d.pairs and d.by_relation:
-        relation, share = next(iter(d.by_relation.items()))
-        twin = next((p for p in d.pairs if p.label == relation), d.pairs[0])
-        text.append(f"The largest share of the rest ({share:.0%}) goes to transforms related by a {relation}: "
-                    f"normal {normal_label}s are confused with their {relation} twins "
-                    f"(e.g. {d.names[twin.applied]} taken for {d.names[twin.taken_for]}, {twin.probability:.2f}), "
-                    f"so the class looks alike under a {relation}.")
+        top = d.by_relation[0]
+        twin = next((p for p in d.pairs if p.label == top.label), d.pairs[0])
+        verdict = (f"the class looks alike under a {top.label}" if top.share > INVARIANCE_LIFT * top.even
+                   else "no more than the number of such pairs explains, so no invariance stands out")
+        text.append(f"Normal {normal_label}s are most often confused with their {top.label} twins ({top.share:.0%} "
+                    f"of the rest of the probability, {top.even:.0%} if it were spread evenly; e.g. "
+                    f"{d.names[twin.applied]} taken for {d.names[twin.taken_for]}, {twin.probability:.2f}): {verdict}.")
     if d.transform_auroc is not None:
         useless = d.no_signal
         best = int(np.argmax(d.transform_auroc))

@@ -60,7 +60,10 @@ def test_the_most_confused_pair_comes_first_with_its_relation_once() -> None:
     assert first.label == "flip + half turn"
     assert len({frozenset((p.applied, p.taken_for)) for p in pairs}) == 3  # each unordered pair once
     shares = confusion_by_relation(mean_softmax(), SET)
-    assert next(iter(shares)) == "flip + half turn" and sum(shares.values()) == pytest.approx(1.0)
+    # id <-> flip rot180 and flip <-> rot180: 0.40 + 0.35 + 0.05 + 0.03 of the 1.05 off the diagonal
+    assert shares[0].label == "flip + half turn" and shares[0].share == pytest.approx(0.83 / 1.05)
+    assert shares[0].even == pytest.approx(4 / 12)  # 4 of the 12 ordered pairs are a flip + half turn apart
+    assert sum(r.share for r in shares) == pytest.approx(1.0) and sum(r.even for r in shares) == pytest.approx(1.0)
 
 
 def run_scores() -> RunScores:
@@ -97,7 +100,8 @@ def test_diagnosis_and_its_reading_come_from_the_numbers() -> None:
     assert set(d.class_auroc) == {"dirichlet", "simple"} and set(d.class_auroc["dirichlet"]) == {5, 7}
     text = reading(d, "3", lambda c: f"class {c}")
     assert f"{d.recognised.mean():.2f} of the probability" in text
-    assert "flip + half turn twins" in text and "id taken for flip rot180" in text
+    assert "confused with their flip + half turn twins (79% of the rest" in text and "id taken for flip rot180" in text
+    assert "33% if it were spread evenly" in text and "the class looks alike under a flip + half turn" in text
     assert f"{len(d.no_signal)} of 4 transforms" in text and "best single transform, flip" in text
     assert "hardest anomaly class is class" in text
 
@@ -116,3 +120,11 @@ def test_a_run_without_anomalies_or_with_another_set_is_refused() -> None:
                            s.mean_softmax_normal), SET)
     with pytest.raises(ValueError, match="4 transforms, the run's config 72"):
         diagnose(s, TransformSet.paper())
+
+
+def test_an_even_confusion_is_not_read_as_an_invariance() -> None:
+    s = run_scores()
+    even = np.full((4, 4), 0.1) + 0.6 * np.eye(4)
+    d = diagnose(RunScores(s.test_index, s.labels, s.is_normal, s.by_method, s.correct_prob, even), SET)
+    assert all(r.share == pytest.approx(r.even) for r in d.by_relation)
+    assert "no invariance stands out" in reading(d, "3", str)
