@@ -1,4 +1,5 @@
-"""The Why page through AppTest: a tiny digits run (k = 72), a run with 26 transforms, the one-click retrain."""
+"""The Why page through AppTest: a tiny digits run (k = 72), a run with 26 transforms, the one-click retrain,
+and the same choice of transforms in the sidebar's training form."""
 
 from __future__ import annotations
 
@@ -97,3 +98,20 @@ def test_the_drop_list_starts_with_the_transforms_at_chance(page: AppTest, tiny_
     auroc = transform_auroc(RunScores.of(tiny_run))
     names = page.multiselect[0].options
     assert page.multiselect[0].value == [n for n, a in zip(names, auroc, strict=True) if a < CHANCE_AUROC]
+
+
+def sidebar_box(at: AppTest, label: str):
+    return next(s for s in at.sidebar.selectbox if s.label == label)
+
+
+def test_the_sidebar_trains_a_listed_subset_and_refuses_a_bad_name(page: AppTest, submitted) -> None:
+    assert sidebar_box(page, "Transforms").value == "paper72"  # the tiny run's own transforms
+    sidebar_box(page, "Transforms").set_value("list").run()
+    page.sidebar.text_area[0].set_value("0-3, flip, bogus").run()
+    next(b for b in page.sidebar.button if b.label == "Train").click().run()
+    assert any("unknown transform 'bogus'" in e.value for e in page.sidebar.error)
+    assert not submitted
+    page.sidebar.text_area[0].set_value("0-3, flip").run()
+    next(b for b in page.sidebar.button if b.label == "Train").click().run()
+    wait_for(submitted)
+    assert submitted[0].transforms == "id, rot90, rot180, rot270, flip"
