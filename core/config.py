@@ -54,7 +54,7 @@ class GeomConfig:
     depth: int = 10  # WRN depth (6n+4); the paper: 10 at 32x32, 16 at 64x64
     width: int = 4  # WRN widening factor; the paper: 4 at 32x32, 8 at 64x64
     network: str = "wrn"  # "wrn" (the paper's), or "small_cnn" (position-sensitive; Section 6 ablations)
-    transforms: str = "paper72"  # a TransformSet name (paper72, flip, translateN, rot4, flip_rot8)
+    transforms: str = "paper72"  # a TransformSet name (paper72, flip, translateN, ...) or list (TransformSet.spec)
     image_size: int = 32  # input side in pixels (32 or 64)
     in_channels: int = 3  # 1 for MNIST-like data, 3 for colour
     # ----- training (the paper: Adam 1e-3, batch 128, ceil(200/k) epochs over |S|*k images) ----

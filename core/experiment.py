@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from core.detector import SCORE_METHODS, GeomDetector, ScoreProgressFn, ScoreSum
 from core.metrics import NO_ANOMALIES, detection_metrics, has_both_groups
 from core.paper_tables import paper_value
 from core.runs import RunInfo, results_root, run_dir, run_folder_name, run_meta, write_run
+from core.selection import AUTO, select_transforms
 from core.threshold import THRESHOLD_KEY
 from core.train import ProgressFn, resolve_precision
 
@@ -38,6 +39,11 @@ class RunRequest:
     out: str | None = None
     overrides: tuple[tuple[str, Any], ...] = ()  # extra GeomConfig fields, e.g. (("steps", 100),)
 
+    @property
+    def transforms(self) -> str | None:
+        """The transforms asked for (a config value, or core.selection.AUTO); None: the preset's."""
+        return dict(self.overrides).get("transforms")
+
 
 def test_subset(y_test: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     """Indices of the test images to score: all, or a class-stratified sample of ``limit``."""
@@ -54,8 +60,24 @@ def test_subset(y_test: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
 
 
 def config_for(request: RunRequest, data: ImageDataset) -> GeomConfig:
+    """The config the request trains; with AUTO transforms, the preset's set, from which the rule chooses."""
     cfg = preset_config(request.preset, data.image_size, data.channels, seed=request.seed)
-    return replace(cfg, **dict(request.overrides)) if request.overrides else cfg
+    overrides = {k: v for k, v in request.overrides if (k, v) != ("transforms", AUTO)}
+    return replace(cfg, **overrides) if overrides else cfg
+
+
+def rerun_request(run: RunInfo, transforms: str, device: str = "auto", data_dir: str | None = None,
+                  out: str | None = None) -> RunRequest:
+    """A request that trains ``run`` again with other ``transforms`` (a config value or AUTO): the same
+    dataset, class, preset, seed and every config field the run changed from its preset."""
+    meta = run.meta
+    config = GeomConfig.from_dict(meta["config"])
+    preset = preset_config(meta["preset"], config.image_size, config.in_channels, seed=config.seed)
+    changed = tuple((f.name, getattr(config, f.name)) for f in fields(GeomConfig)
+                    if f.name not in ("seed", "transforms") and getattr(config, f.name) != getattr(preset, f.name))
+    kept = () if transforms == preset.transforms else (("transforms", transforms),)
+    return RunRequest(meta["dataset"], meta["normal_class"], meta["preset"], config.seed, device, data_dir, out,
+                      changed + kept)
 
 
 def has_anomalies(data: ImageDataset, normal_class: int) -> bool:
@@ -87,10 +109,14 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
     data = load_dataset(request.dataset, request.data_dir)
     cls = parse_class(data, request.normal_class)
     config = config_for(request, data)
-    detector = GeomDetector(config, request.device)
     x_normal = data.x_train[data.y_train == cls]
     start, cpu_start = time.perf_counter(), time.process_time()
-    say(f"training on {len(x_normal)} images of {data.class_label(cls)}")
+    selection = None
+    if request.transforms == AUTO:  # the probe's training counts as training time
+        selection = select_transforms(x_normal, config, request.device, progress, say)
+        config = replace(config, transforms=selection.spec)
+    detector = GeomDetector(config, request.device)
+    say(f"training on {len(x_normal)} images of {data.class_label(cls)} with {len(detector.transforms)} transforms")
     detector.fit(x_normal, progress=progress)
     train_s = time.perf_counter() - start
     index = test_subset(data.y_test, config.max_test_images, config.seed)
@@ -105,6 +131,8 @@ def run_one_class(request: RunRequest, progress: ProgressFn | None = None,
     meta["precision"] = str(resolve_precision(config.precision, detector.device) or "fp32").replace("torch.", "")
     threshold = detector.saved_threshold()
     meta[THRESHOLD_KEY] = None if threshold is None else threshold.record()
+    if selection is not None:
+        meta["transform_selection"] = selection.as_record()
     scores = {
         "test_index": index,
         "labels": data.y_test[index],

@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from core.transforms import spec_tag
+
 if TYPE_CHECKING:
     from core.data import ImageDataset
 
@@ -128,9 +130,9 @@ def run_folder_name(preset: str, seed: int, overrides: tuple[tuple[str, Any], ..
     """A run folder's own name, for every method: ``<preset>[-<field><value>...]-seed<seed>``.
 
     Overrides of the preset's config go into the name, so a run with ``steps=100`` never reuses
-    (or overwrites) the plain preset's folder.
+    (or overwrites) the plain preset's folder; a list of transforms goes in short (core.transforms.spec_tag).
     """
-    tag = "".join(f"-{k}{v}" for k, v in overrides)
+    tag = "".join(f"-{k}{spec_tag(v) if k == 'transforms' else v}" for k, v in overrides)
     return f"{preset}{tag}-seed{seed}"
 
 

@@ -13,6 +13,8 @@ keeps the self-labelled training set virtual (it is never materialised).
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +45,63 @@ class Transform(NamedTuple):
         if self.rot % 4:
             parts.append(f"rot{90 * (self.rot % 4)}")
         return " ".join(parts) or "id"
+
+    @classmethod
+    def from_name(cls, name: str) -> Transform:
+        """The transform :attr:`name` gives this name (``flip up8 rot90``), so a config can list
+        transforms by the names people read on the explorer's axes; ValueError for any other text."""
+        words = name.split()
+        flip = bool(words) and words[0] == "flip"
+        shifts, rot = {"up": 0, "down": 0, "left": 0, "right": 0}, 0
+        for word in words[flip:] if words != ["id"] else []:
+            match = _NAME_WORD.fullmatch(word)
+            if match is None:
+                raise ValueError(f"{name!r} is not a transform name (e.g. id, flip, up8, flip left8 rot90)")
+            if match["rot"]:
+                rot = int(match["rot"]) // 90
+            else:
+                shifts[match["dir"]] = int(match["px"])
+        t = cls(flip, shifts["up"] - shifts["down"], shifts["left"] - shifts["right"], rot)
+        if t.name != " ".join(words):  # one spelling per transform: no repeats, no reordering
+            raise ValueError(f"{name!r} is not a transform name; this transform is written {t.name!r}")
+        return t
+
+    def source_matrix(self) -> np.ndarray:
+        """(3, 3) integer affine map from an output pixel to the input pixel it copies, in coordinates
+        centred on the image (row, column, 1), ignoring the reflection at the borders.
+
+        Composing these instead of the pixel maps makes the relation between two transforms a matter
+        of integer algebra, exact and independent of the image size (see :func:`relation`).
+        """
+        flip = np.diag([1, -1 if self.flip else 1, 1])
+        shift = np.array([[1, 0, self.shift_rows], [0, 1, self.shift_cols], [0, 0, 1]])
+        return flip @ shift @ np.linalg.matrix_power(_ROT90, self.rot % 4)
+
+    @classmethod
+    def from_source_matrix(cls, m: np.ndarray) -> Transform:
+        """The transform whose :meth:`source_matrix` is ``m`` (every such map is one: flip, shift, rotation)."""
+        flip = bool(round(np.linalg.det(m[:2, :2])) < 0)
+        unflipped = np.diag([1, -1 if flip else 1, 1]) @ m  # = shift @ rot^k
+        rot = next(k for k in range(4) if np.array_equal(unflipped[:2, :2], np.linalg.matrix_power(_ROT90, k)[:2, :2]))
+        shift = unflipped @ np.linalg.matrix_power(_ROT90, (4 - rot) % 4)
+        return cls(flip, int(shift[0, 2]), int(shift[1, 2]), rot)
+
+
+_NAME_WORD = re.compile(r"(?P<dir>up|down|left|right)(?P<px>[1-9]\d*)|rot(?P<rot>90|180|270)")
+# np.rot90 turns content counter-clockwise: output [r, c] copies input [c, -r] (centred coordinates).
+_ROT90 = np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]])
+
+
+@lru_cache(maxsize=8192)  # a page asks for all k x k pairs of a set
+def relation(a: Transform, b: Transform) -> Transform:
+    """The transform R with T_b(x) = T_a(R(x)): what a class must be invariant to (x looking like
+    R(x)) for the classifier to take T_b(x) for T_a(x).
+
+    Example: for ``up8 rot270`` and ``flip down8 rot90`` it is ``flip rot180``, a flip and a half
+    turn, under which a '1' looks the same. Computed from the transforms' parameters (their source
+    maps compose: ``source(b) = source(R) @ source(a)``), not looked up.
+    """
+    return Transform.from_source_matrix(b.source_matrix() @ np.linalg.inv(a.source_matrix()).round().astype(int))
 
 
 def paper_shift(image_size: int) -> int:
@@ -130,7 +189,10 @@ class TransformSet:
 
     @classmethod
     def by_name(cls, name: str, image_size: int = 32) -> TransformSet:
-        """Look a set up by the name used in configs and on the command line (see :data:`TRANSFORM_SETS`)."""
+        """Look a set up by the name used in configs and on the command line (see :data:`TRANSFORM_SETS`),
+        or build it from a list of transform names (see :attr:`spec`)."""
+        if LIST_SEPARATOR in name:
+            return cls(tuple(Transform.from_name(n) for n in name.split(LIST_SEPARATOR)), name="custom")
         named = TRANSFORM_SETS.get(name)
         if named is not None and named.build is not None:
             return named.build(image_size)
@@ -151,6 +213,14 @@ class TransformSet:
     @property
     def names(self) -> list[str]:
         return [t.name for t in self.transforms]
+
+    @property
+    def spec(self) -> str:
+        """What a config stores to rebuild this set with :meth:`by_name`: a named set's name, else its
+        transforms' names joined by :data:`LIST_SEPARATOR` (readable in run.json)."""
+        if self.name in TRANSFORM_SETS or self.name.startswith(TRANSLATE):
+            return self.name
+        return f"{LIST_SEPARATOR} ".join(self.names)
 
     def as_lists(self) -> list[list[int]]:
         """A JSON-friendly form, stored in configs and checkpoints."""
@@ -209,6 +279,17 @@ TRANSFORM_SETS: dict[str, NamedSet] = {
 
 TRANSFORM_SET_NAMES: tuple[str, ...] = tuple(f"{n}N" if n == TRANSLATE else n for n in TRANSFORM_SETS)
 """The names as users write them (``translateN`` for any N)."""
+
+LIST_SEPARATOR = ","
+"""Separates transform names in a set given as a list (``id, rot90, flip rot180``); no name holds one."""
+
+
+def spec_tag(spec: str) -> str:
+    """A short folder-safe stand-in for a config's ``transforms``: a set name as it is, a list as its
+    length and a hash of it (``36-1f2e3d4c``), so a run folder's name stays short."""
+    if LIST_SEPARATOR not in spec:
+        return spec
+    return f"{spec.count(LIST_SEPARATOR) + 1}-{hashlib.sha1(spec.encode()).hexdigest()[:8]}"
 
 
 @lru_cache(maxsize=64)

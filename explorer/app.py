@@ -26,6 +26,7 @@ PAGES = {
     "Inspect a model": [
         st.Page(str(ROOT / "pages" / "scores.py"), title="Scores", icon=":material/show_chart:"),
         st.Page(str(ROOT / "pages" / "transforms.py"), title="Transforms", icon=":material/grid_on:"),
+        st.Page(str(ROOT / "pages" / "why.py"), title="Why this class fails", icon=":material/troubleshoot:"),
         st.Page(str(ROOT / "pages" / "upload.py"), title="Score your image", icon=":material/upload_file:"),
     ],
     "Compare": [

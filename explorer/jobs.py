@@ -23,6 +23,7 @@ from pathlib import Path
 from core.data import ImageDataset
 from core.experiment import RunRequest, run_one_class, run_path
 from core.train import TrainProgress
+from core.transforms import spec_tag
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 KEEP_FINISHED = 32  # finished jobs remembered, so the sessions that asked can still open or read them
@@ -146,6 +147,8 @@ def submit_training(request: RunRequest, data: ImageDataset, normal_class: int, 
     """Queue ``run_one_class(request)`` as a job keyed by the run folder it will write."""
     key = str(run_path(request, data, normal_class).expanduser().resolve())
     title = f"{data.name} · {data.class_label(normal_class)} · {request.preset} · seed {request.seed}"
+    if request.transforms is not None:
+        title += f" · transforms {spec_tag(request.transforms)}"
 
     def work(job: Job) -> Path:
         def on_train(p: TrainProgress) -> None:

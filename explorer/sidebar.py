@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.config import PRESETS, preset_help
-from core.data import DATASETS, DataError, load_dataset
+from core.config import PRESETS, preset_config, preset_help
+from core.data import DATASETS, DataError, ImageDataset, load_dataset
 from core.experiment import RunRequest
 from core.reproduce import score_key
 from core.runs import RunInfo
+from core.selection import AUTO, parse_transforms
+from core.transforms import TRANSFORM_SETS
 from explorer import state
 from explorer.jobs import CANCELLED, DONE, FAILED, JOBS, QUEUED, Job, submit_training
 
+LIST_CHOICE = "list"
+TRANSFORM_CHOICES = {"paper72": TRANSFORM_SETS["paper72"].description,
+                     AUTO: "drop those a probe cannot tell apart on held-out normal images",
+                     **{n: s.description for n, s in TRANSFORM_SETS.items() if n != "paper72" and s.build is not None},
+                     LIST_CHOICE: "the transforms you list"}
+TRANSFORMS_HELP = ("What the classifier learns to recognise. auto trains a probe first (twice the training time) "
+                   "and keeps one of each group of transforms it cannot tell apart on normal images; the Why page "
+                   "shows which transforms carry signal.")
 MY_JOBS_KEY = "geom_my_jobs"  # see my_jobs
 POLL_S = 1.0  # how often the sidebar redraws a running job's progress
 
@@ -49,15 +59,43 @@ def train_panel() -> None:
     current = meta.get("preset") if meta.get("preset") in PRESETS else "tiny"
     preset = st.sidebar.selectbox("Preset", presets, index=presets.index(current), help=preset_help())
     seed = st.sidebar.number_input("Seed", min_value=0, value=0, step=1)
+    transforms = transforms_choice(meta)
     device = st.sidebar.selectbox("Device", ["auto", "cpu", "cuda"])
     if st.sidebar.button("Train", type="primary", use_container_width=True,
                          help="Training runs on the server: browse other pages meanwhile; the run opens when done."):
-        request = RunRequest(name, cls, preset, int(seed), device, state.data_dir(), str(state.results_dir()))
-        job = submit_training(request, data, cls, state.session_id())
-        mine = my_jobs()
-        mine[:] = [k for k in mine if (j := JOBS.get(k)) is not None and j.active]  # drop earlier outcomes
-        if job.key not in mine:
-            mine.append(job.key)
+        base = preset_config(preset, data.image_size, data.channels)
+        try:
+            spec = parse_transforms(transforms, base)
+        except ValueError as exc:
+            st.sidebar.error(str(exc))
+            return
+        overrides = () if spec == base.transforms else (("transforms", spec),)
+        queue_training(RunRequest(name, cls, preset, int(seed), device, state.data_dir(), str(state.results_dir()),
+                                  overrides), data, cls)
+
+
+def transforms_choice(meta: dict) -> str:
+    """The transforms to train with, as --transforms takes them (core.selection.parse_transforms checks
+    them on Train); the chosen run's own choice first."""
+    config = meta.get("config", {}).get("transforms", "paper72")
+    current = AUTO if "transform_selection" in meta else config if config in TRANSFORM_CHOICES else LIST_CHOICE
+    choice = st.sidebar.selectbox("Transforms", list(TRANSFORM_CHOICES), index=list(TRANSFORM_CHOICES).index(current),
+                                  format_func=lambda c: f"{c}: {TRANSFORM_CHOICES[c]}", help=TRANSFORMS_HELP)
+    if choice != LIST_CHOICE:
+        return choice
+    return st.sidebar.text_area("Transforms to keep", config if current == LIST_CHOICE else "0-35", height=80,
+                                help="Numbers (as the Transforms page's tiles show them), ranges such as 0-35, or "
+                                     "names such as flip rot180, separated by commas.")
+
+
+def queue_training(request: RunRequest, data: ImageDataset, cls: int) -> Job:
+    """Queue a training job for this session: its progress shows in the sidebar and the run opens when done."""
+    job = submit_training(request, data, cls, state.session_id())
+    mine = my_jobs()
+    mine[:] = [k for k in mine if (j := JOBS.get(k)) is not None and j.active]  # drop earlier outcomes
+    if job.key not in mine:
+        mine.append(job.key)
+    return job
 
 
 def my_jobs() -> list[str]:

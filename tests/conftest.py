@@ -51,8 +51,8 @@ TINY_DATASET, TINY_CLASS = "digits", 3
 
 
 # The modules a run's numbers depend on: a cached tiny run is retrained when any of them changes.
-_RUN_MODULES = ("base_detector", "config", "data", "detector", "dirichlet", "experiment", "runs", "threshold", "train",
-                "transforms", "wrn")
+_RUN_MODULES = ("base_detector", "config", "data", "detector", "dirichlet", "experiment", "runs", "selection",
+                "threshold", "train", "transforms", "wrn")
 
 
 def _run_fingerprint() -> str:
@@ -83,6 +83,38 @@ def _tiny_run_cache() -> Path | None:
         return None
 
 
+def _cached_tiny_run(tmp_path_factory: pytest.TempPathFactory, overrides: tuple = ()):
+    """RunInfo of a ``tiny`` run of TINY_CLASS with these config overrides, in a fresh tmp results dir,
+    trained once per version of the code (see tiny_run)."""
+    import shutil
+    from dataclasses import replace
+
+    from core.data import load_dataset
+    from core.experiment import RunRequest, run_one_class, run_path
+    from core.runs import read_run
+
+    results = tmp_path_factory.mktemp("results")
+    request = RunRequest(TINY_DATASET, TINY_CLASS, "tiny", 0, "cpu", None, str(results), overrides)
+    cache = _tiny_run_cache()
+    if cache is None:
+        return run_one_class(request)
+    key = cache / _run_fingerprint()
+    cached_request = replace(request, out=str(key))
+    folder = run_path(cached_request, load_dataset(TINY_DATASET), TINY_CLASS)
+    try:
+        cached = read_run(folder)
+    except (OSError, ValueError):
+        import time
+
+        for stale in cache.glob("*") if cache.is_dir() else ():  # older code's runs, never reused again;
+            if stale != key and time.time() - stale.stat().st_mtime > 3600:  # recent ones may be another
+                shutil.rmtree(stale, ignore_errors=True)  # session's, mid-training
+        cached = run_one_class(cached_request)
+    relative = cached.path.relative_to(key)
+    shutil.copytree(cached.path, results / relative)
+    return read_run(results / relative)
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory):
     """RunInfo of a ``digits`` class-3 run trained with preset ``tiny``, in a fresh tmp results dir.
@@ -92,29 +124,21 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory):
     version, and copied into the tmp results dir for each session: tests may write beside it
     without touching the cache. ``GEOM_TINY_RUN_CACHE=0`` trains afresh every session.
     """
-    import shutil
+    return _cached_tiny_run(tmp_path_factory)
 
-    from core.experiment import RunRequest, run_one_class
-    from core.runs import find_runs, read_run
 
-    results = tmp_path_factory.mktemp("results")
-    cache = _tiny_run_cache()
-    if cache is None:
-        return run_one_class(RunRequest(TINY_DATASET, TINY_CLASS, "tiny", 0, "cpu", None, str(results)))
-    key = cache / _run_fingerprint()
-    found = find_runs(key, method="geom", dataset=TINY_DATASET)
-    if found:
-        cached = found[0]
-    else:
-        import time
+SUBSET_TRANSFORMS = "0-23, flip, flip rot180"
+"""The transforms of ``subset_run`` (26 of the 72, by number and by name, as --transforms takes them)."""
 
-        for stale in cache.glob("*") if cache.is_dir() else ():  # older code's runs, never reused again;
-            if time.time() - stale.stat().st_mtime > 3600:  # recent ones may be another session's, mid-training
-                shutil.rmtree(stale, ignore_errors=True)
-        cached = run_one_class(RunRequest(TINY_DATASET, TINY_CLASS, "tiny", 0, "cpu", None, str(key)))
-    relative = cached.path.relative_to(key)
-    shutil.copytree(cached.path, results / relative)
-    return read_run(results / relative)
+
+@pytest.fixture(scope="session")
+def subset_run(tmp_path_factory: pytest.TempPathFactory):
+    """The tiny run, trained with SUBSET_TRANSFORMS instead of the 72: pages must cope with any k."""
+    from core.config import preset_config
+    from core.selection import parse_transforms
+
+    spec = parse_transforms(SUBSET_TRANSFORMS, preset_config("tiny", 32, 1))
+    return _cached_tiny_run(tmp_path_factory, (("transforms", spec),))
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,14 @@ import sys
 from core.cli.args import positive_int
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
-from core.config import PRESETS, preset_help
+from core.config import PRESETS, preset_config, preset_help
 from core.data import DATASETS, ImageDataset, load_dataset
 from core.experiment import RunRequest, has_anomalies, result_line, run_one_class
 from core.metrics import NO_ANOMALIES
 from core.progress import ProgressBar
+from core.selection import AUTO, parse_transforms
 from core.tensorboard import summary_writer, write_tensorboard
+from core.transforms import TRANSFORM_SET_NAMES
 
 
 def add_run_args(p: argparse.ArgumentParser) -> None:
@@ -24,6 +26,11 @@ def add_run_args(p: argparse.ArgumentParser) -> None:
                    help=preset_help())
     add_runs_and_seed(p)
     p.add_argument("--steps", type=positive_int, help="override the preset's number of training steps")
+    p.add_argument("--transforms", help=f"the transforms to learn: a set name ({', '.join(TRANSFORM_SET_NAMES)}), a "
+                                        "comma-separated list of the preset's transforms by number (as the explorer "
+                                        "shows them; ranges like 0-35) or name ('id, rot90, flip rot180'), or "
+                                        f"'{AUTO}': drop those a probe cannot tell apart on held-out normal images "
+                                        "(core/selection.py; one more training). Default: the preset's 72")
     p.add_argument("--tensorboard", action="store_true",
                    help="also log the training history (loss, accuracy, lr) for TensorBoard into each run folder "
                         "(needs: pip install tensorboard)")
@@ -42,6 +49,10 @@ def run_command(args: argparse.Namespace) -> int:
     writer = summary_writer() if args.tensorboard else None  # fail fast, before any training
     data = load_dataset(args.dataset, args.data_dir)
     overrides = (("steps", args.steps),) if args.steps is not None else ()
+    preset = preset_config(args.preset, data.image_size, data.channels)
+    transforms = preset.transforms if args.transforms is None else parse_transforms(args.transforms, preset)
+    if transforms != preset.transforms:  # checked before any training; the preset's own set keeps the plain folder
+        overrides += (("transforms", transforms),)
     classes = chosen_classes(data, args.normal_class)
     for cls in classes:
         if not has_anomalies(data, cls):

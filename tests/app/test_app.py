@@ -61,6 +61,15 @@ def test_every_page_with_the_tiny_run(page: str, tiny_run, tiny_results_env: Pat
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_with_a_run_of_26_transforms(page: str, subset_run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages drawn for the 72 transforms also open a run trained on fewer (--transforms)."""
+    monkeypatch.setenv("GEOM_RESULTS_DIR", str(subset_run.path.parents[3]))
+    at = page_with_run(page, subset_run.path, TIMEOUT_S)
+    assert not exceptions(at), exceptions(at)
+
+
+@pytest.mark.slow
 def test_scores_page_numbers_and_threshold(tiny_run, tiny_results_env: Path) -> None:
     at = page_with_run("scores.py", tiny_run.path, TIMEOUT_S)
     metrics = {m.label: m.value for m in at.metric}

@@ -71,6 +71,7 @@ def test_cli_run_on_a_normal_only_folder_trains_saves_and_skips_the_metrics(tmp_
     (("--dataset", "imagenet", "--normal-class", "0"), "unknown dataset"),
     (("--dataset", "digits", "--normal-class", "10"), "class"),
     (("--dataset", "digits", "--normal-class", "giraffe"), "class"),
+    (("--dataset", "digits", "--normal-class", "3", "--transforms", "id, bogus"), "unknown transform 'bogus'"),
 ])
 def test_cli_bad_input_clear_message(args, message, tmp_path):
     res = _cli("run", *args, "--preset", "tiny", "--out", str(tmp_path))
@@ -84,3 +85,30 @@ def test_cli_missing_data_offline(tmp_path):
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "GEOM_DATA_DIR" in res.stderr
     assert not (tmp_path / "empty").exists()  # the failed download left no empty/FashionMNIST/raw
+
+
+class Captured(Exception):
+    """Stops the command at its first training, carrying the request it was given."""
+
+
+@pytest.mark.parametrize("choice,expected", [
+    (None, ()),
+    ("paper72", ()),  # the preset's own set: the plain folder
+    ("0-71", ()),
+    ("flip_rot8", (("transforms", "flip_rot8"),)),
+    ("auto", (("transforms", "auto"),)),
+    ("38,0, rot90", (("transforms", "id, rot90, flip rot180"),)),
+])
+def test_cli_transforms_become_the_requests_override(choice, expected, monkeypatch, tmp_path):
+    import core.cli.run
+    from core.cli import main
+
+    def capture(request, **_kwargs):
+        raise Captured(request)
+
+    monkeypatch.setattr(core.cli.run, "run_one_class", capture)
+    args = ["run", "--dataset", "digits", "--normal-class", "3", "--preset", "tiny", "--steps", "5",
+            "--out", str(tmp_path)] + ([] if choice is None else ["--transforms", choice])
+    with pytest.raises(Captured) as info:
+        main(args)
+    assert info.value.args[0].overrides == (("steps", 5), *expected)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.transforms import Transform, TransformSet, apply_numpy, symmetric_index
+from core.transforms import Transform, TransformSet, apply_numpy, relation, spec_tag, symmetric_index
 
 
 def reference_transform(img: np.ndarray, flip: bool, di: int, dj: int, k: int) -> np.ndarray:
@@ -94,3 +94,54 @@ def test_maps_first_built_while_scoring_still_serve_gradients():
     x = torch.rand(2, 1, 32, 32, requires_grad=True)
     (tset.apply_all(x) * torch.rand(2 * 72, 1, 32, 32)).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+# ----- names and relations --------------------------------------------------------------------------
+def test_every_paper_transform_is_read_back_from_its_name():
+    for size in (32, 64):
+        for t in TransformSet.paper(size).transforms:
+            assert Transform.from_name(t.name) == t
+
+
+@pytest.mark.parametrize("name", ["", "bogus", "up8 up8", "rot90 flip", "flip flip", "rot45", "up0", "id rot90"])
+def test_a_name_no_transform_has_is_refused(name):
+    with pytest.raises(ValueError, match="not a transform name"):
+        Transform.from_name(name)
+
+
+def test_a_list_of_names_is_a_set_that_round_trips_through_its_spec():
+    paper = TransformSet.paper(32)
+    subset = TransformSet.by_name(", ".join(paper.names[3:9]))
+    assert subset.transforms == paper.transforms[3:9]
+    assert TransformSet.by_name(subset.spec) == subset and paper.spec == "paper72"
+    assert spec_tag(paper.spec) == "paper72" and spec_tag(subset.spec).startswith("6-")
+    assert spec_tag(subset.spec) != spec_tag(TransformSet.by_name(", ".join(paper.names[4:10])).spec)
+
+
+def name(text: str) -> Transform:
+    return Transform.from_name(text)
+
+
+@pytest.mark.parametrize("a,b,expected", [
+    ("up8 rot270", "flip down8 rot90", "flip rot180"),  # the MNIST '1' confusion of the README
+    ("id", "flip", "flip"),
+    ("rot90", "flip rot90", "flip"),  # flip rot90 is rot90 of the flipped image
+    ("rot90", "rot270", "rot180"),
+    ("up8", "down8", "down16"),
+    ("id", "up8 left8 rot90", "up8 left8 rot90"),
+])
+def test_relation_is_computed_from_the_parameters(a, b, expected):
+    assert relation(name(a), name(b)) == name(expected)
+
+
+def test_relation_holds_on_pixels_for_every_pair_of_the_72():
+    """T_b(x) = T_a(R(x)): exactly for flips and turns; away from the reflected borders when R shifts."""
+    paper = TransformSet.paper(32)
+    x = np.random.default_rng(0).integers(0, 255, (32, 32))
+    for a in paper.transforms:
+        for b in paper.transforms:
+            r = relation(a, b)
+            lhs, rhs = apply_numpy(x, b), apply_numpy(apply_numpy(x, r), a)
+            if r.shift_rows or r.shift_cols:
+                lhs, rhs = lhs[8:24, 8:24], rhs[8:24, 8:24]
+            assert np.array_equal(lhs, rhs), (a.name, b.name, r.name)
