@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from scipy.stats import kendalltau, spearmanr
 
 from core.data import DataError, load_dataset, scale_pixels
+from core.data.dataset import short_error
 from core.detector import SCORE_METHODS, GeomDetector
 from core.experiment import test_subset
 from core.metrics import detection_metrics, has_both_groups
@@ -103,14 +104,20 @@ def export_onnx(detector: GeomDetector, path: str | os.PathLike, method: str = "
     """Write the detector's score graph to ``path`` as one self-contained .onnx file (weights inside).
 
     The file appears whole or not at all (written beside it, then renamed); a missing folder is
-    created. The exporter's progress lines are kept off stdout, which the CLI keeps for its report.
+    created (one that cannot be is a ValueError saying why). The exporter's progress lines are kept
+    off stdout, which the CLI keeps for its report.
     """
     require_export_packages()
     path = Path(path)
     graph = ScoreGraph(detector, method).cpu()
     c, h, w = detector.input_shape
     example = torch.zeros((2, h, w, c), dtype=torch.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: its folder cannot be created ({short_error(exc)})") from exc
+    if not os.access(path.parent, os.W_OK):
+        raise ValueError(f"cannot write {path}: {path.parent} is not writable")
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         with torch.no_grad():

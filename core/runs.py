@@ -39,6 +39,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from core.data.dataset import short_error
+
 if TYPE_CHECKING:
     from core.data import ImageDataset
 
@@ -100,8 +102,7 @@ def read_checkpoint_dict(path: str | os.PathLike, fmt: str, kind: str, hint: str
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        raise CheckpointError(f"{path} is not a readable {kind} checkpoint "
-                              f"({type(exc).__name__}: {exc}){hint}") from exc
+        raise CheckpointError(f"{path} is not a readable {kind} checkpoint ({short_error(exc)}){hint}") from exc
     if not isinstance(state, dict) or state.get("format") != fmt:
         raise CheckpointError(f"{path} is not a {kind} checkpoint (expected format {fmt!r})")
     return state
