@@ -135,12 +135,16 @@ def export_onnx(detector: GeomDetector, path: str | os.PathLike, method: str = "
     return path
 
 
-def onnx_session(path: str | os.PathLike) -> Any:
-    """An onnxruntime CPU session on an exported graph."""
+def onnx_session(path: str | os.PathLike, threads: int | None = None) -> Any:
+    """An onnxruntime CPU session on an exported graph; ``threads`` caps its intra-op threads
+    (default: onnxruntime's own choice)."""
     require_export_packages()
     import onnxruntime
 
-    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def onnx_scores(session: Any, images: np.ndarray, batch: int) -> np.ndarray:
