@@ -32,6 +32,7 @@ so this module, and ``python -m core --help``, work without them.
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib
 import io
 import os
@@ -93,7 +94,8 @@ class ScoreGraph(torch.nn.Module):
             raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
         detector.require_fitted()
         self.detector, self.method = detector, method
-        self.network = detector.inference_model().float().eval()
+        # A copy on the CPU: exporting never moves or alters the network the detector scores with.
+        self.network = copy.deepcopy(detector.inference_model()).cpu().eval()
         self.eval()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -113,7 +115,7 @@ def export_onnx(detector: GeomDetector, path: str | os.PathLike, method: str = "
     """
     require_export_packages()
     path = Path(path)
-    graph = ScoreGraph(detector, method).cpu()
+    graph = ScoreGraph(detector, method)
     c, h, w = detector.input_shape
     example = torch.zeros((2, h, w, c), dtype=torch.uint8)
     try:
@@ -122,7 +124,7 @@ def export_onnx(detector: GeomDetector, path: str | os.PathLike, method: str = "
         raise ValueError(f"cannot write {path}: its folder cannot be created ({short_error(exc)})") from exc
     if not os.access(path.parent, os.W_OK):
         raise ValueError(f"cannot write {path}: {path.parent} is not writable")
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
         with torch.no_grad():
             # Once eagerly first: that fills the transforms' cached index maps with real tensors. Traced
