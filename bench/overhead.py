@@ -85,7 +85,7 @@ def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int 
 
     det = GeomDetector(cfg, device)
     det.model = model.eval()
-    per_batch = det.config.score_batch_images or (256 if device.type == "cuda" else 8)
+    per_batch = det.score_batch
     n_images = 4 * per_batch
     images = x[:n_images]
     # The bare model sees the same batches the scorer uses, already transformed.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -185,6 +185,11 @@ class GeomDetector(BaseDetector):
             self._scorer = (model, scorer.to(self.device, memory_format=fmt))
         return self._scorer[1]
 
+    @property
+    def score_batch(self) -> int:
+        """Images per scoring batch, each expanded to its k transforms (the config's, else by device)."""
+        return self.config.score_batch_images or (256 if self.device.type == "cuda" else 8)
+
     def _softmax_batches(self, x: np.ndarray | torch.Tensor,
                          progress: ScoreProgressFn | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """(start index, softmax (b, k, k)) over batches of images, each expanded to its k transforms."""
@@ -192,7 +197,7 @@ class GeomDetector(BaseDetector):
         model = self.inference_model()
         k = len(self.transforms)
         fmt = memory_format(self.device, self._dtype)
-        b = self.config.score_batch_images or (256 if self.device.type == "cuda" else 8)
+        b = self.score_batch
         with torch.inference_mode():
             for start in range(0, len(x), b):
                 chunk = x[start:start + b].to(self.device)
@@ -314,8 +319,12 @@ class GeomDetector(BaseDetector):
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "auto",
-             expected: GeomConfig | None = None) -> GeomDetector:
-        """Open a checkpoint; with ``expected``, refuse one whose transforms or architecture differ."""
+             expected: GeomConfig | None = None, precision: str | None = None) -> GeomDetector:
+        """Open a checkpoint; with ``expected``, refuse one whose transforms or architecture differ.
+
+        ``precision`` (auto, bf16, fp32) replaces the checkpoint's own: the ONNX export's parity check
+        scores in fp32, as its graph does, whatever the run was trained with.
+        """
         path = Path(path)
         state = read_checkpoint_dict(path, CHECKPOINT_FORMAT, "GEOM",
                                      ". Retrain, or point at the model.pt of a run folder.")
@@ -323,6 +332,8 @@ class GeomDetector(BaseDetector):
             config = GeomConfig.from_dict(state["config"])
         except (TypeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"{path} has an unreadable config: {exc}") from exc
+        if precision is not None:
+            config = replace(config, precision=precision)
         if expected is not None:
             ours, theirs = expected.architecture(), config.architecture()
             diff = [key for key in ours if ours[key] != theirs[key]]

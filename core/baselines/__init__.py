@@ -18,6 +18,8 @@ how many seeds, its score's key, how to run it) is a class attribute of its dete
 
 from __future__ import annotations
 
+from typing import Any
+
 from core.base_detector import BaseDetector
 from core.baselines.common import (
     SCORE_KEY,
@@ -102,9 +104,10 @@ def load_baseline(path, device: str = "auto") -> Baseline:
     return get_method(state["method"]).load(path, device)
 
 
-def load_run_detector(run: RunInfo, device: str = "auto") -> BaseDetector:
-    """The detector a run folder saved, whatever its method; FileNotFoundError or CheckpointError saying why not."""
+def load_run_detector(run: RunInfo, device: str = "auto", **load_options: Any) -> BaseDetector:
+    """The detector a run folder saved, whatever its method; FileNotFoundError or CheckpointError saying why not.
+    ``load_options`` go to the method's ``load`` (GEOM's ``precision``, say)."""
     if not run.model_path.is_file():
         raise FileNotFoundError(f"{run.path} has no {MODEL_FILE}: it was saved without its model, so nothing can be "
                                 "scored with it; train the run again")
-    return detector_class(run.meta.get("method", GEOM)).load(run.model_path, device)
+    return detector_class(run.meta.get("method", GEOM)).load(run.model_path, device, **load_options)

@@ -4,6 +4,7 @@
 - :mod:`core.cli.reproduce`: ``reproduce`` (the paper's tables) and ``baseline``
 - :mod:`core.cli.section6`: ``ablation``, ``ascent``, ``explain`` (the paper's Section 6)
 - :mod:`core.cli.score`: ``score`` (image files and folders, with a run's saved threshold)
+- :mod:`core.cli.export`: ``export`` (a run's detector as one ONNX graph)
 
 Shared options and printing are in :mod:`core.cli.common`, argparse types in :mod:`core.cli.args`.
 """
@@ -17,13 +18,15 @@ import sys
 from core.cli.commands import COMMANDS
 from core.cli.common import print_table, summary_line
 from core.data import DataError
+from core.export import MissingPackageError
 from core.runs import CheckpointError
 
 __all__ = ["COMMANDS", "USER_ERRORS", "build_parser", "main", "print_table", "summary_line"]
 
-USER_ERRORS = (DataError, CheckpointError, ValueError, FileNotFoundError)
+USER_ERRORS = (DataError, CheckpointError, ValueError, FileNotFoundError, MissingPackageError)
 # The verb modules, in the order `python -m core --help` lists their verbs; each registers on import.
-COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.score", "core.cli.reproduce", "core.cli.section6")
+COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.score", "core.cli.reproduce", "core.cli.section6",
+                                     "core.cli.export")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from core.baselines import load_run_detector
 from core.cli.args import device_arg, non_negative_int, positive_int
 from core.data import ImageDataset, parse_class
-from core.runs import recover_interrupted_writes, results_root
+from core.detector import GeomDetector
+from core.runs import RunInfo, read_run, recover_interrupted_writes, results_root
 from core.train import DEVICE_CHOICES
 
 
@@ -32,6 +34,17 @@ def chosen_classes(data: ImageDataset, normal_class: str) -> list[int]:
     if normal_class.strip().lower() == "all":
         return list(range(data.num_classes))
     return [parse_class(data, normal_class)]
+
+
+def run_detector(run_dir: str, device: str, action: str = "work with this command",
+                 precision: str | None = None) -> tuple[GeomDetector, RunInfo]:
+    """A GEOM run folder's detector, or a user error saying why not: not a run folder, a baseline's
+    run (``action`` says what only GEOM runs do), no model.pt, a damaged checkpoint."""
+    run = read_run(run_dir)  # FileNotFoundError / DamagedRunError with a clear message when it is not a run folder
+    method = run.meta.get("method", GeomDetector.method)
+    if method != GeomDetector.method:
+        raise ValueError(f"{run.path} is a {method} baseline run: only GEOM runs {action}")
+    return load_run_detector(run, device, precision=precision), run
 
 
 def tidy_results(out: str | None) -> None:

@@ -21,13 +21,12 @@ import numpy as np
 from core.ablation import PAPER_ABLATIONS, AblationSpec, run_ablation_seeds, with_overrides
 from core.cli.args import fraction, int_at_least, non_negative_float, non_negative_int, positive_float, positive_int
 from core.cli.commands import command
-from core.cli.common import add_data_and_device
+from core.cli.common import add_data_and_device, run_detector
 from core.config import NETWORKS
 from core.data import load_dataset
-from core.detector import SCORE_METHODS, GeomDetector
+from core.detector import SCORE_METHODS
 from core.pictures import write_ascent, write_attribution
 from core.progress import ProgressBar
-from core.runs import read_run
 
 
 # ----- ablation ------------------------------------------------------------------------------------
@@ -81,15 +80,7 @@ def ablation_command(args: argparse.Namespace) -> int:
     return 0
 
 
-# ----- shared: a run's detector and one of its dataset's test images -------------------------------
-def _run_detector(run_dir: str, device: str) -> tuple[GeomDetector, object, dict]:
-    run = read_run(run_dir)  # FileNotFoundError with a clear message when it is not a run folder
-    if not run.model_path.is_file():
-        raise FileNotFoundError(f"{run.path} has no model.pt (was it trained by `python -m core run`?)")
-    det = GeomDetector.load(run.model_path, device)
-    return det, run, run.meta
-
-
+# ----- shared: one of a run's dataset's test images ------------------------------------------------
 def _test_image(dataset: str, data_dir: str | None, index: int) -> tuple[np.ndarray, int]:
     data = load_dataset(dataset, data_dir)
     if not 0 <= index < len(data.x_test):
@@ -146,8 +137,8 @@ def ascent_command(args: argparse.Namespace) -> int:
         det = train_preset_detector(PAPER_ASCENT, args.data_dir, args.device, bar.train)
         source = "paper preset"
     else:
-        det, run, meta = _run_detector(args.run, args.device)
-        dataset = meta["dataset"]
+        det, run = run_detector(args.run, args.device)
+        dataset = run.meta["dataset"]
         if args.index is None:
             raise ValueError("--index is required with --run (a test-set index of the run's dataset)")
         index = args.index
@@ -189,8 +180,8 @@ def explain_command(args: argparse.Namespace) -> int:
         _suffix(args.out, (".png", ".npz"))
     settings = ExplainSettings(method=args.method, score=args.score, n_steps=args.steps, baseline=args.baseline,
                                window=args.window, stride=args.stride)
-    det, run, meta = _run_detector(args.run, args.device)
-    image, label = _test_image(meta["dataset"], args.data_dir, args.index)
+    det, run = run_detector(args.run, args.device)
+    image, label = _test_image(run.meta["dataset"], args.data_dir, args.index)
     bar = ProgressBar(f"{args.method}")
     progress = lambda d, n: bar.update(d / n, f"{d}/{n} forward passes")  # noqa: E731
     if args.transform is None:

@@ -34,7 +34,7 @@ from core.data.cats_vs_dogs import CATS_VS_DOGS_CLASSES
 from core.data.cifar10 import CIFAR10_CLASSES
 from core.data.cifar100 import CIFAR100_COARSE_CLASSES, CIFAR100_FINE_TO_COARSE
 from core.data.classes import parse_class
-from core.data.dataset import DataError, ImageDataset, as_model_input, to_model_input
+from core.data.dataset import DataError, ImageDataset, as_model_input, scale_pixels, to_model_input
 from core.data.folder import load_folder
 from core.data.mnist import FASHION_MNIST_CLASSES, MNIST_CLASSES
 from core.data.records import FOLDER_PREFIX, RECORDS, DatasetRecord, canonical_name, find_record, valid_names_text
@@ -58,6 +58,7 @@ __all__ = [
     "load_dataset",
     "parse_class",
     "resolve_data_dir",
+    "scale_pixels",
     "to_model_input",
 ]
 

@@ -71,20 +71,27 @@ class ImageDataset:
 
 
 def to_model_input(x: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1] via ``x / 127.5 - 1``.
+    """uint8 (N, H, W, C) -> float32 (N, C, H, W) in [-1, 1] by :func:`scale_pixels`.
 
-    0 maps to exactly -1 and 255 to exactly 1 (127.5 is exact in float32), so the Fashion-MNIST
-    zero pad is exactly -1 as in the paper. Only uint8 is accepted so images are never scaled twice.
+    Only uint8 is accepted so images are never scaled twice.
     """
     x = np.asarray(x)
     if x.dtype != np.uint8:
         raise ValueError(f"to_model_input expects uint8 images (0..255), got {x.dtype}")
     if x.ndim != 4:
         raise ValueError(f"to_model_input expects (N, H, W, C), got shape {x.shape}")
-    out = np.empty((x.shape[0], x.shape[3], x.shape[1], x.shape[2]), dtype=np.float32)
-    np.divide(x.transpose(0, 3, 1, 2), np.float32(127.5), out=out, dtype=np.float32)
-    out -= np.float32(1.0)
-    return torch.from_numpy(out)
+    return scale_pixels(torch.from_numpy(x.transpose(0, 3, 1, 2).copy()))
+
+
+def scale_pixels(x: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels -> float32 in [-1, 1] via ``x / 127.5 - 1``, in any layout.
+
+    0 maps to exactly -1 and 255 to exactly 1 (127.5 is exact in float32), so the Fashion-MNIST
+    zero pad is exactly -1 as in the paper. The one place this scaling is written: the model input
+    and the exported ONNX graph (core.export), which takes raw pixels, both go through it.
+    """
+    out = x.to(torch.float32)
+    return out.div_(127.5).sub_(1.0)
 
 
 def as_model_input(x: np.ndarray | torch.Tensor) -> torch.Tensor:
