@@ -4,7 +4,8 @@
 - :mod:`core.cli.reproduce`: ``reproduce`` (the paper's tables) and ``baseline``
 - :mod:`core.cli.section6`: ``ablation``, ``ascent``, ``explain`` (the paper's Section 6)
 
-Shared options and printing are in :mod:`core.cli.common`, argparse types in :mod:`core.cli.args`.
+Shared options and printing are in :mod:`core.cli.common`, argparse types in :mod:`core.cli.args`,
+the options of verbs that run many jobs (``--backend local|ray``) in :mod:`core.cli.backend`.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from core.cli.commands import COMMANDS
 from core.cli.common import print_table, summary_line
 from core.data import DataError
 from core.runs import CheckpointError
+from core.sweep import BackendError
 
 __all__ = ["COMMANDS", "USER_ERRORS", "build_parser", "main", "print_table", "summary_line"]
 
-USER_ERRORS = (DataError, CheckpointError, ValueError, FileNotFoundError)
+USER_ERRORS = (DataError, CheckpointError, BackendError, ValueError, FileNotFoundError)
 # The verb modules, in the order `python -m core --help` lists their verbs; each registers on import.
 COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.reproduce", "core.cli.section6")
 
