@@ -37,6 +37,7 @@ from core.sweep import BackendError, Job, JobOutcome, run_job
 INSTALL_HINT = "pip install -r requirements-ray.txt"
 CONNECT_TIMEOUT_S = 5.0  # Ray itself keeps retrying an unreachable address for minutes
 DEVICES = ("auto", "cpu", "cuda")  # Ray assigns each task its GPU, so no cuda:N
+ERROR_CHARS = 2000  # a failed job's error as reported: one line, cut only past this
 
 
 def import_ray() -> Any:
@@ -97,8 +98,9 @@ def check_reachable(address: str | None) -> None:
 
 def task_error(exc: BaseException) -> str:
     """One line for a failed task: its own exception (a RayTaskError carries it as ``cause``), or
-    Ray's (the worker died, the node was lost)."""
-    return short_error(getattr(exc, "cause", None) or exc)
+    Ray's (the worker died, the node was lost). Long enough for a loader's whole message, which
+    ends with what to do."""
+    return short_error(getattr(exc, "cause", None) or exc, limit=ERROR_CHARS)
 
 
 class RayBackend:
