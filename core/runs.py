@@ -12,7 +12,8 @@ Layout (anomalib-style, so a run trained on a GPU box opens on a laptop unchange
 
 A run is built in a hidden temporary folder and renamed into place only when complete, so an
 interrupted run never leaves a half-written folder that looks finished; recover_interrupted_writes
-tidies what a crash between the two renames of a rewrite leaves behind.
+tidies what a crash between the two renames of a rewrite leaves behind. A run made on another
+machine travels as its files' bytes (run_files) and lands the same way (write_run_files).
 
 A folder is data, not trust: read_run checks what the readers rely on and says what is wrong, and
 scan_runs lists every run folder that does not read, with the reason, instead of failing on it.
