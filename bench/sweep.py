@@ -58,6 +58,7 @@ def main() -> None:
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--json", default=None, help="also write the summary to this file")
     args = ap.parse_args()
+    ray = import_ray()  # before the local half: without Ray there is nothing to compare
     method, classes = ("deep-svdd", [0, 1]) if args.smoke else (args.method, args.classes)
     preset = "tiny" if args.smoke else args.preset
     data = dataset_classes(args.dataset, args.data_dir)
@@ -72,7 +73,6 @@ def main() -> None:
         return LocalBackend(lambda job: run_job(job, "cpu", args.data_dir, out))
 
     summary["local"] = {**timed(jobs, local), "threads": torch.get_num_threads()}
-    ray = import_ray()
     start = time.perf_counter()
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - start

@@ -16,6 +16,8 @@ default install and the local backend never need it (``pip install -r requiremen
 - **Data.** A worker loads the dataset itself: from the driver's ``--data-dir`` when one was
   given (the path must hold the data on every node), else from its own ``$GEOM_DATA_DIR`` (else
   ``~/.cache/geom/data``). A worker without the data fails that job with the loader's message.
+- **Output.** Workers print nothing to the driver's terminal (their own output stays in Ray's logs,
+  ``/tmp/ray/session_latest/logs`` on each node); the driver prints one line per finished job.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def run_job_task(job: Job, device: str, data_dir: str | None, threads: int) -> J
 
 def check_reachable(address: str | None) -> None:
     """Fail within seconds, naming the address, when a cluster to join does not answer."""
-    from ray._private.services import canonicalize_bootstrap_address  # resolves "auto" and $RAY_ADDRESS
+    # Ray's own resolver of "auto" and $RAY_ADDRESS: private, but pinned with Ray in requirements-ray.txt
+    from ray._private.services import canonicalize_bootstrap_address
 
     try:
         target = canonicalize_bootstrap_address(address)
@@ -154,6 +157,6 @@ class RayBackend:
             payload = ray.get(ref)
             run = write_run_files(job.folder(root), payload.files)
         except Exception as exc:  # noqa: BLE001 - any task error or lost worker is that job's failure; the sweep goes on
-            return JobOutcome(job, None, task_error(exc), node=getattr(exc, "ip", None) or "")
+            return JobOutcome(job, None, task_error(exc))
         return JobOutcome(job, run, seconds=payload.seconds, node=payload.node)
 

@@ -33,7 +33,7 @@ def add_backend_args(p: argparse.ArgumentParser) -> None:
                         "a job that raises an error is reported, not retried")
 
 
-def ray_backend(args: argparse.Namespace) -> Backend | None:
+def requested_backend(args: argparse.Namespace) -> Backend | None:
     """The Ray backend the options ask for, checked before anything is planned or trained; None for
     ``local``, where each verb runs its jobs its own way (its progress bars)."""
     if args.backend == "local":

@@ -15,7 +15,7 @@ import json
 import sys
 
 from core.baselines import ALIASES, ALL_METHODS, METHODS, SCORE_KEY, get_method, run_baseline
-from core.cli.backend import add_backend_args, print_progress, ray_backend, report_failures
+from core.cli.backend import add_backend_args, print_progress, report_failures, requested_backend
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
 from core.config import PRESETS, preset_help
@@ -44,7 +44,7 @@ def add_reproduce_args(p: argparse.ArgumentParser) -> None:
 @command("reproduce",
          "run every class for some methods (resuming), then write the paper-style tables")(add_reproduce_args)
 def reproduce_command(args: argparse.Namespace) -> int:
-    backend = ray_backend(args)
+    backend = requested_backend(args)
     bar = ProgressBar("  fit")
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     if not args.tables_only:

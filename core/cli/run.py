@@ -13,7 +13,7 @@ import sys
 
 from core.baselines import GEOM
 from core.cli.args import positive_int
-from core.cli.backend import add_backend_args, print_progress, ray_backend, report_failures
+from core.cli.backend import add_backend_args, print_progress, report_failures, requested_backend
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
 from core.config import PRESETS, preset_help
@@ -50,7 +50,7 @@ def normal_only_notice(data: ImageDataset, cls: int) -> str:
 @command("run", "train and evaluate one-vs-all detectors, one run folder each")(add_run_args)
 def run_command(args: argparse.Namespace) -> int:
     writer = summary_writer() if args.tensorboard else None  # fail fast, before any training
-    backend = ray_backend(args)
+    backend = requested_backend(args)
     data = dataset_classes(args.dataset, args.data_dir)
     overrides = (("steps", args.steps),) if args.steps is not None else ()
     classes = chosen_classes(data, args.normal_class)

@@ -41,7 +41,8 @@ def backend(**options) -> RayBackend:
 
 
 def hidden_leftovers(root: Path) -> list[Path]:
-    return [p for p in root.rglob(".*")]
+    """What an interrupted write would leave: write_run's hidden temporary folders."""
+    return list(root.rglob(".*"))
 
 
 def test_ray_tables_equal_the_local_tables(tmp_path: Path, ray_session: None) -> None:
