@@ -44,6 +44,7 @@ class BaseDetector(ABC):
     score_key: ClassVar[str]  # the metrics.json / scores.npz key of its main normality score
     run_once: ClassVar[bool] = False  # the paper ran it once (OC-SVMs); reproduce runs one seed
     sets_threshold: ClassVar[bool] = False  # fit() sets threshold_ (GEOM, from held-out normal images)
+    uses_gpu: ClassVar[bool] = True  # trains a network: a sweep on a cluster gives its jobs a GPU (core.ray_backend)
 
     device: torch.device
 
@@ -111,8 +112,12 @@ class BaseDetector(ABC):
     def run_one_vs_all(cls, data: ImageDataset, normal_class: int, preset: str, seed: int, device: str = "auto",
                        data_dir: str | None = None, out: str | None = None,
                        stage: Callable[[str], None] | None = None,
-                       progress: Callable[[float, str], None] | None = None) -> RunInfo:
-        """Fit on one normal class with a preset, score the test set, write and return the run folder."""
+                       progress: Callable[[float, str], None] | None = None,
+                       overrides: tuple[tuple[str, Any], ...] = ()) -> RunInfo:
+        """Fit on one normal class with a preset, score the test set, write and return the run folder.
+
+        ``overrides`` change fields of the preset's config (e.g. ``(("steps", 100),)``) and name the
+        folder (:func:`core.runs.run_folder_name`), so such a run never replaces the plain preset's."""
 
     # ----- the checks every method makes, written once ----------------------------------------------
     input_shape: tuple[int, ...] | None  # (C, H, W) it takes; None while unknown (a baseline learns it in fit)

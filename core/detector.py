@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -159,12 +159,14 @@ class GeomDetector(BaseDetector):
     def run_one_vs_all(cls, data: ImageDataset, normal_class: int, preset: str, seed: int, device: str = "auto",
                        data_dir: str | None = None, out: str | None = None,
                        stage: Callable[[str], None] | None = None,
-                       progress: Callable[[float, str], None] | None = None) -> RunInfo:
+                       progress: Callable[[float, str], None] | None = None,
+                       overrides: tuple[tuple[str, Any], ...] = ()) -> RunInfo:
         """core.experiment.run_one_class (imported here: it builds on this module); ``progress`` is not
         used, since GEOM reports training steps, not fractions of a fit."""
         from core.experiment import RunRequest, run_one_class
 
-        return run_one_class(RunRequest(data.name, normal_class, preset, seed, device, data_dir, out), stage=stage)
+        return run_one_class(RunRequest(data.name, normal_class, preset, seed, device, data_dir, out, overrides),
+                             stage=stage)
 
     # ----- scoring -------------------------------------------------------------------------------
     @property

@@ -1,10 +1,11 @@
 """Reproduce the paper's Tables 1-3 on one dataset: every class, several methods, resumable.
 
-``reproduce(...)`` walks every normal class of a dataset, and for each method and seed either
-reuses a complete run folder (``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/``) or trains
-one (through its detector's ``run_one_vs_all``, :mod:`core.base_detector`). Run folders are written
-atomically, so an interrupted reproduce loses at most the run in progress and the next call picks up
-where it stopped.
+``reproduce(...)`` plans every normal class of a dataset x method x seed as a job
+(:mod:`core.sweep`), reuses each complete run folder (``<root>/<method>/<dataset>/<class>/<preset>-seed<seed>/``)
+and has a backend train the rest through each detector's ``run_one_vs_all`` (:mod:`core.base_detector`):
+one after another here, or as Ray tasks on several GPUs or a cluster (:mod:`core.ray_backend`). Run
+folders are written atomically, so an interrupted reproduce loses at most the runs in progress and
+the next call picks up where it stopped; a job that failed on Ray is named under the tables.
 
 Tables follow the paper's layout: one per metric (AUROC, AUPR-in, AUPR-out), a row per normal class
 plus the dataset average, and for each method our mean +- SEM over runs with the paper's published
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,27 +27,17 @@ import numpy as np
 
 from core.baselines import DETECTORS, GEOM, SCORE_KEY, detector_class, method_title, paper_method, parse_methods
 from core.config import PRESETS
-from core.data import RECORDS, ImageDataset, load_dataset, parse_class
+from core.data import RECORDS, dataset_classes, parse_class
 from core.metrics import mean_sem
 from core.paper_tables import METRICS, paper_value
-from core.runs import (
-    RunInfo,
-    find_runs,
-    is_complete,
-    read_run,
-    results_root,
-    run_dir,
-    run_folder_name,
-    run_seed_pattern,
-)
+from core.runs import RunInfo, find_runs, results_root, run_seed_pattern
+from core.sweep import Backend, Job, JobOutcome, LocalBackend, Report, Tally, plan_jobs, run_job, sweep
 
 METRIC_TITLES = {"auroc": "AUROC", "aupr_in": "AUPR-in", "aupr_out": "AUPR-out"}
 PAPER_TABLE_NUMBER = {"auroc": 1, "aupr_in": 2, "aupr_out": 3}
 DATASET_TITLES = {name: record.title for name, record in RECORDS.items()}
 DEFAULT_TABLES_DIR = Path("benchmarks") / "results"
 AVG = "avg"
-
-RunEvent = Callable[[str, int, int, RunInfo, bool], None]  # (method, class, seed, run, trained?)
 
 
 def score_key(run: RunInfo) -> str:
@@ -119,6 +110,7 @@ class ResultTable:
     cells: dict[tuple[int | str, str], Cell]  # (class index or "avg", method) -> cell
     seconds: dict[str, list[float]] = field(default_factory=dict)  # method -> seconds of every run used
     seeds: dict[str, list[int]] = field(default_factory=dict)  # method -> seeds present
+    missing: list[str] = field(default_factory=list)  # "<method> class <c> seed <s>: <error>" of failed jobs
 
     @property
     def rows(self) -> list[int | str]:
@@ -139,8 +131,9 @@ class ResultTable:
 
 
 def build_table(runs: dict[str, dict[int, list[RunInfo]]], dataset: str, metric: str, class_names: list[str],
-                preset: str = "") -> ResultTable:
-    """Ours (mean +- SEM over runs, %) beside the paper's value for every class, plus the average.
+                preset: str = "", failures: dict[Job, str] | None = None) -> ResultTable:
+    """Ours (mean +- SEM over runs, %) beside the paper's value for every class, plus the average;
+    ``failures`` (a sweep's failed jobs and their errors) become the table's ``missing`` notes.
 
     The average row is the mean of the class means, given only when every class has a run; its SEM
     is over per-seed dataset averages when every class has the same seeds (2 or more), else none
@@ -183,7 +176,9 @@ def build_table(runs: dict[str, dict[int, list[RunInfo]]], dataset: str, metric:
         n_avg = min((cells[(c, method)].n for c in range(len(class_names))), default=0)
         cells[(AVG, method)] = Cell(avg_mean, avg_sem, n_avg if avg_mean is not None else 0,
                                     None if pv is None else pv.mean, None if pv is None else pv.sem)
-    return ResultTable(dataset, preset, metric, methods, list(class_names), cells, seconds, seeds)
+    missing = [f"{job.label}: {error}" for job, error in (failures or {}).items()
+               if job.method in runs and job.dataset == dataset]
+    return ResultTable(dataset, preset, metric, methods, list(class_names), cells, seconds, seeds, missing)
 
 
 def _fmt(mean: float | None, sem: float | None) -> str:
@@ -246,6 +241,7 @@ def table_notes(table: ResultTable) -> list[str]:
                   if any(m.endswith("-fair") for m in with_paper) else "")
         notes.append("- hindsight: the OC-SVM's nu and gamma were picked by the best AUROC on the labelled test set, "
                      f"as the paper did (an unfair advantage). fair: gamma='scale', nu=0.1, no test labels{repeat}.")
+    notes += [f"- missing: {line}" for line in table.missing]
     return notes
 
 
@@ -346,63 +342,60 @@ class ReproduceResult:
     paths: list[Path]
     trained: int
     reused: int
-
-
-def expected_run_dir(root: Path, method: str, data: ImageDataset, cls: int, preset: str, seed: int) -> Path:
-    return run_dir(root, method, data.name, cls, run_folder_name(preset, seed))
-
-
-def run_or_reuse(method: str, data: ImageDataset, cls: int, preset: str, seed: int, device: str = "auto",
-                 data_dir: str | None = None, out: str | None = None,
-                 stage: Callable[[str], None] | None = None, progress: Any = None) -> tuple[RunInfo, bool]:
-    """The complete run folder for (method, class, preset, seed), trained only if it is not there yet."""
-    path = expected_run_dir(results_root(out), method, data, cls, preset, seed)
-    if is_complete(path):
-        return read_run(path), False
-    return detector_class(method).run_one_vs_all(data, cls, preset, seed, device, data_dir, out,
-                                                 stage=stage, progress=progress), True
+    failures: dict[Job, str] = field(default_factory=dict)  # jobs a Ray sweep could not finish, with why
 
 
 def reproduce(dataset: str, methods: str | list[str], preset: str = "quick", runs: int = 1, seed: int = 0,
               device: str = "auto", data_dir: str | None = None, out: str | None = None,
               tables_dir: str | Path | None = DEFAULT_TABLES_DIR, classes: list[int | str] | None = None,
-              train: bool = True, on_run: RunEvent | None = None, stage: Callable[[str], None] | None = None,
-              progress: Any = None) -> ReproduceResult:
+              train: bool = True, report: Report | None = None, stage: Callable[[str], None] | None = None,
+              progress: Any = None, backend: Backend | None = None) -> ReproduceResult:
     """Run (or reuse) every class x method x seed, then write one table per metric.
 
-    Tables are rewritten after every class, so an interrupted call still leaves tables of what is
-    done. ``train=False`` only tabulates the runs already present.
+    Tables are rewritten whenever a class's last job ends, so an interrupted call still leaves
+    tables of what is done. ``train=False`` only tabulates the runs already present. ``backend``
+    runs the jobs (default: :class:`core.sweep.LocalBackend`, here, one after another, with
+    ``stage`` and ``progress``); ``report`` hears of every job as it ends.
     """
     if runs < 1:
         raise ValueError(f"--runs must be at least 1, got {runs}")
     method_list = parse_methods(methods)
-    data = load_dataset(dataset, data_dir)  # fail fast on a missing dataset, before any training
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    data = dataset_classes(dataset, data_dir)  # the classes; whoever runs a job loads the images
     wanted = list(range(data.num_classes)) if not classes else [parse_class(data, c) for c in classes]
     root = results_root(out)
     seeds = {m: seeds_for(m, runs, seed) for m in method_list}
-    trained = reused = 0
+    failures: dict[Job, str] = {}
     tables: list[ResultTable] = []
     paths: list[Path] = []
 
     def tabulate() -> None:
         nonlocal tables, paths
         collected = collect_runs(root, data.name, method_list, preset, seeds)
-        tables = [build_table(collected, data.name, metric, list(data.class_names), preset) for metric in METRICS]
+        tables = [build_table(collected, data.name, metric, list(data.class_names), preset, failures)
+                  for metric in METRICS]
         if tables_dir is not None:
             paths = write_tables(tables, tables_dir, detail_markdown(collected, data.name, list(data.class_names),
                                                                     preset))
 
+    trained = reused = 0
     if train:
-        for cls in wanted:
-            for method in method_list:
-                for s in seeds[method]:
-                    run, did_train = run_or_reuse(method, data, cls, preset, s, device, data_dir, out, stage, progress)
-                    trained += did_train
-                    reused += not did_train
-                    if on_run is not None:
-                        on_run(method, cls, s, run, did_train)
-            tabulate()
+        jobs = plan_jobs(data, method_list, wanted, seeds, preset)
+        left = Counter(job.normal_class for job in jobs)  # jobs still to end, per class
+
+        def on_outcome(outcome: JobOutcome, tally: Tally) -> None:
+            if outcome.error is not None:
+                failures[outcome.job] = outcome.error
+            if report is not None:
+                report(outcome, tally)
+            left[outcome.job.normal_class] -= 1
+            if not left[outcome.job.normal_class]:
+                tabulate()
+
+        if backend is None:
+            backend = LocalBackend(lambda job: run_job(job, device, data_dir, out, stage, progress))
+        done = sweep(jobs, root, backend, resume=True, report=on_outcome)
+        trained, reused = done.trained, done.reused
     tabulate()
-    return ReproduceResult(tables, paths, trained, reused)
+    return ReproduceResult(tables, paths, trained, reused, failures)

@@ -12,7 +12,8 @@ Layout (anomalib-style, so a run trained on a GPU box opens on a laptop unchange
 
 A run is built in a hidden temporary folder and renamed into place only when complete, so an
 interrupted run never leaves a half-written folder that looks finished; recover_interrupted_writes
-tidies what a crash between the two renames of a rewrite leaves behind.
+tidies what a crash between the two renames of a rewrite leaves behind. A run made on another
+machine travels as its files' bytes (run_files) and lands the same way (write_run_files).
 
 A folder is data, not trust: read_run checks what the readers rely on and says what is wrong, and
 scan_runs lists every run folder that does not read, with the reason, instead of failing on it.
@@ -225,10 +226,7 @@ def write_run(path: Path, meta: dict[str, Any], metrics: dict[str, Any], scores:
     ``history`` (rows of history.json) goes in the same rename, so a run never shows a curve
     from a different training than its model.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    def fill(tmp: Path) -> None:
         (tmp / RUN_FILE).write_text(json.dumps(meta, indent=2, default=_jsonable))
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, indent=2))
         np.savez(tmp / SCORES_FILE, **scores)
@@ -236,6 +234,44 @@ def write_run(path: Path, meta: dict[str, Any], metrics: dict[str, Any], scores:
             (tmp / HISTORY_FILE).write_text(json.dumps(list(history), indent=1))
         if write_model is not None:
             write_model(tmp / MODEL_FILE)
+
+    return _swap_in(path, fill)
+
+
+def run_files(path: str | os.PathLike) -> dict[str, bytes]:
+    """A run folder's files by name, as bytes: what a worker on another machine sends back
+    (:mod:`core.ray_backend`), to be laid down with :func:`write_run_files`."""
+    return {f.name: f.read_bytes() for f in sorted(Path(path).iterdir()) if f.is_file()}
+
+
+def write_run_files(path: Path, files: dict[str, bytes]) -> RunInfo:
+    """Lay down a run folder from :func:`run_files`' bytes, atomically as :func:`write_run` does.
+
+    The names come from another process, so only plain file names are taken; a set without
+    run.json, metrics.json and scores.npz is refused before anything replaces ``path``.
+    """
+    bad = [name for name in files if Path(name).name != name or name.startswith(".")]
+    if bad:
+        raise DamagedRunError(f"refusing run files with unsafe names: {', '.join(map(repr, bad))}")
+
+    def fill(tmp: Path) -> None:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data)
+
+    return _swap_in(path, fill)
+
+
+def _swap_in(path: Path, fill: Callable[[Path], None]) -> RunInfo:
+    """``fill`` a hidden temporary sibling of ``path``; once it holds a complete run, rename it into
+    place (moving an older run aside first, then deleting it). Any failure leaves ``path`` as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        fill(tmp)
+        missing = missing_files(tmp)
+        if missing:
+            raise DamagedRunError(f"the run for {path} is incomplete (missing {', '.join(missing)})")
         old = None
         if path.exists():
             old = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
@@ -249,8 +285,13 @@ def write_run(path: Path, meta: dict[str, Any], metrics: dict[str, Any], scores:
     return read_run(path)
 
 
+def missing_files(path: Path) -> list[str]:
+    """The files every run folder needs that ``path`` lacks."""
+    return [f for f in (RUN_FILE, METRICS_FILE, SCORES_FILE) if not (path / f).is_file()]
+
+
 def is_complete(path: Path) -> bool:
-    return all((path / f).is_file() for f in (RUN_FILE, METRICS_FILE, SCORES_FILE))
+    return not missing_files(path)
 
 
 def read_run(path: str | os.PathLike) -> RunInfo:
@@ -258,8 +299,8 @@ def read_run(path: str | os.PathLike) -> RunInfo:
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"no run folder at {path}")
-    if not is_complete(path):
-        missing = [f for f in (RUN_FILE, METRICS_FILE, SCORES_FILE) if not (path / f).is_file()]
+    missing = missing_files(path)
+    if missing:
         raise FileNotFoundError(f"{path} is not a complete run folder (missing {', '.join(missing)})")
     parsed = []
     for name in (RUN_FILE, METRICS_FILE):

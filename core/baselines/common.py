@@ -145,8 +145,9 @@ class Baseline(BaseDetector):
     @classmethod
     def run_one_vs_all(cls, data: ImageDataset, normal_class: int, preset: str, seed: int, device: str = "auto",
                        data_dir: str | None = None, out: str | None = None,
-                       stage: Callable[[str], None] | None = None, progress: ProgressFn | None = None) -> RunInfo:
-        return run_baseline(cls, data.name, normal_class, preset, seed, device, data_dir, out,
+                       stage: Callable[[str], None] | None = None, progress: ProgressFn | None = None,
+                       overrides: tuple[tuple[str, Any], ...] = ()) -> RunInfo:
+        return run_baseline(cls, data.name, normal_class, preset, seed, device, data_dir, out, overrides,
                             progress=progress, stage=stage, data=data)
 
     # ----- persistence ---------------------------------------------------------------------------

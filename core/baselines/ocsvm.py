@@ -224,6 +224,8 @@ class _OCSVM(Baseline):
 class RawOCSVM(_OCSVM):
     """RBF one-class SVM on the flattened pixels in [-1, 1]."""
 
+    uses_gpu = False  # scikit-learn and NumPy only: a GPU would sit idle
+
     def _features(self, x: torch.Tensor) -> np.ndarray:
         return x.reshape(len(x), -1).numpy().astype(np.float32, copy=False)
 

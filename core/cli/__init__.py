@@ -6,7 +6,8 @@
 - :mod:`core.cli.score`: ``score`` (image files and folders, with a run's saved threshold)
 - :mod:`core.cli.export`: ``export`` (a run's detector as one ONNX graph)
 
-Shared options and printing are in :mod:`core.cli.common`, argparse types in :mod:`core.cli.args`.
+Shared options and printing are in :mod:`core.cli.common`, argparse types in :mod:`core.cli.args`,
+the options of verbs that run many jobs (``--backend local|ray``) in :mod:`core.cli.backend`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from core.cli.common import print_table, summary_line
 from core.data import DataError
 from core.export import MissingPackageError
 from core.runs import CheckpointError
+from core.sweep import BackendError
 
 __all__ = ["COMMANDS", "USER_ERRORS", "build_parser", "main", "print_table", "summary_line"]
 
-USER_ERRORS = (DataError, CheckpointError, ValueError, FileNotFoundError, MissingPackageError)
+USER_ERRORS = (DataError, CheckpointError, BackendError, ValueError, FileNotFoundError, MissingPackageError)
 # The verb modules, in the order `python -m core --help` lists their verbs; each registers on import.
 COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.score", "core.cli.reproduce", "core.cli.section6",
                                      "core.cli.export")

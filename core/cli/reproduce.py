@@ -4,6 +4,7 @@ Examples::
 
     python -m core reproduce --dataset fashion_mnist --methods geom,raw-ocsvm --preset quick --runs 1
     python -m core reproduce --dataset fashion_mnist --methods geom,raw-ocsvm --tables-only
+    python -m core reproduce --dataset cifar10 --methods geom --preset paper --runs 5 --backend ray
     python -m core baseline --method raw-ocsvm-fair --dataset mnist --normal-class 3
 """
 
@@ -14,14 +15,14 @@ import json
 import sys
 
 from core.baselines import ALIASES, ALL_METHODS, METHODS, SCORE_KEY, get_method, run_baseline
+from core.cli.backend import add_backend_args, print_progress, report_failures, requested_backend
 from core.cli.commands import command
 from core.cli.common import add_common, add_runs_and_seed, chosen_classes, print_table, summary_line, tidy_results
 from core.config import PRESETS, preset_help
 from core.data import DATASETS, load_dataset
 from core.paper_tables import paper_value
 from core.progress import ProgressBar
-from core.reproduce import DEFAULT_TABLES_DIR, reproduce, score_key, table_markdown
-from core.runs import RunInfo
+from core.reproduce import DEFAULT_TABLES_DIR, reproduce, table_markdown
 
 
 def add_reproduce_args(p: argparse.ArgumentParser) -> None:
@@ -37,35 +38,27 @@ def add_reproduce_args(p: argparse.ArgumentParser) -> None:
                    help="where the CSV / Markdown tables go (default: %(default)s)")
     p.add_argument("--tables-only", action="store_true", help="train nothing: tabulate the complete runs already there")
     add_common(p)
+    add_backend_args(p)
 
 
 @command("reproduce",
          "run every class for some methods (resuming), then write the paper-style tables")(add_reproduce_args)
 def reproduce_command(args: argparse.Namespace) -> int:
-    done = {"n": 0}
-
-    def on_run(method: str, cls: int, seed: int, run: RunInfo, trained: bool) -> None:
-        done["n"] += 1
-        m = run.metrics[score_key(run)]
-        paper = paper_value(run.meta["dataset"], cls, "auroc", run.meta.get("paper_method", "geom"))
-        print(f"[{done['n']}] {method:<20} class {cls} ({run.meta['class_name']}) seed {seed}: "
-              f"{'trained' if trained else 'reused '} AUROC {100 * m['auroc']:.1f}"
-              f"{'' if paper is None else f' (paper {paper.mean:.1f})'} {run.meta.get('seconds', 0):.0f}s",
-              file=sys.stderr, flush=True)
-
+    backend = requested_backend(args)
     bar = ProgressBar("  fit")
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     if not args.tables_only:
         tidy_results(args.out)
     result = reproduce(args.dataset, args.methods, args.preset, args.runs, args.seed, args.device, args.data_dir,
-                       args.out, args.tables_dir, classes, train=not args.tables_only, on_run=on_run,
-                       stage=lambda msg: print(f"  {msg}", file=sys.stderr), progress=bar.update)
+                       args.out, args.tables_dir, classes, train=not args.tables_only, report=print_progress,
+                       stage=lambda msg: print(f"  {msg}", file=sys.stderr), progress=bar.update, backend=backend)
     for table in result.tables:
         print(table_markdown(table))
     print(json.dumps({"dataset": result.tables[0].dataset, "preset": args.preset, "trained": result.trained,
-                      "reused": result.reused, "tables": [str(p) for p in result.paths],
+                      "reused": result.reused, "failed": len(result.failures),
+                      "tables": [str(p) for p in result.paths],
                       "avg_auroc": {m: result.tables[0].cells[("avg", m)].mean for m in result.tables[0].methods}}))
-    return 0
+    return report_failures(result.failures, ": rerun the same command to retry them (finished runs are reused)")
 
 
 def add_baseline_args(p: argparse.ArgumentParser) -> None:

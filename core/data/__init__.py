@@ -34,7 +34,15 @@ from core.data.cats_vs_dogs import CATS_VS_DOGS_CLASSES
 from core.data.cifar10 import CIFAR10_CLASSES
 from core.data.cifar100 import CIFAR100_COARSE_CLASSES, CIFAR100_FINE_TO_COARSE
 from core.data.classes import parse_class
-from core.data.dataset import DataError, ImageDataset, as_model_input, scale_pixels, to_model_input
+from core.data.dataset import (
+    ClassNames,
+    DataError,
+    DatasetClasses,
+    ImageDataset,
+    as_model_input,
+    scale_pixels,
+    to_model_input,
+)
 from core.data.folder import load_folder
 from core.data.mnist import FASHION_MNIST_CLASSES, MNIST_CLASSES
 from core.data.records import FOLDER_PREFIX, RECORDS, DatasetRecord, canonical_name, find_record, valid_names_text
@@ -48,12 +56,15 @@ __all__ = [
     "FASHION_MNIST_CLASSES",
     "MNIST_CLASSES",
     "RECORDS",
+    "ClassNames",
     "DataError",
+    "DatasetClasses",
     "DatasetRecord",
     "ImageDataset",
     "as_model_input",
     "cache_dir",
     "clear_memory_cache",
+    "dataset_classes",
     "find_record",
     "load_dataset",
     "parse_class",
@@ -108,6 +119,16 @@ def load_dataset(name: str, data_dir: str | os.PathLike[str] | None = None, down
         while len(_MEMO) > _MEMO_SIZE:
             _MEMO.popitem(last=False)
         return ds
+
+
+def dataset_classes(name: str, data_dir: str | os.PathLike[str] | None = None) -> ClassNames:
+    """A dataset's name and classes, read from its registry record without its files where there is
+    one: a sweep's driver may run where the data is not (its workers load it, :mod:`core.sweep`).
+    A ``folder:`` set has no record, so it is loaded; an unknown name is load_dataset's DataError."""
+    record = find_record(name) if isinstance(name, str) and name.strip() else None
+    if record is not None:
+        return DatasetClasses(record.name, record.class_names, record.image_size, 1 if record.grey else 3)
+    return load_dataset(name, data_dir)
 
 
 def _load_uncached(name: str, data_dir: str | None, download: bool) -> ImageDataset:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from core.data.dataset import DataError, ImageDataset
+from core.data.dataset import ClassNames, DataError
 
 
-def parse_class(dataset: ImageDataset, cls: str | int) -> int:
+def parse_class(dataset: ClassNames, cls: str | int) -> int:
     """Turn a user's class choice into a label id.
 
     Accepts an id (``3`` or ``"3"``), a name (``"cat"``, case-insensitive, punctuation ignored, a
@@ -43,7 +43,7 @@ def parse_class(dataset: ImageDataset, cls: str | int) -> int:
     raise DataError(f"unknown class {cls!r} for {dataset.name}; valid classes: {valid}")
 
 
-def _class_id(dataset: ImageDataset, idx: int) -> int:
+def _class_id(dataset: ClassNames, idx: int) -> int:
     """``idx`` itself when it is a class id of ``dataset``, else a DataError listing the valid ones."""
     n = dataset.num_classes
     if idx < 0:

@@ -24,8 +24,41 @@ def short_error(err: BaseException, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class ClassNames:
+    """A dataset's name and class names with the labels made from them: all that choosing classes
+    and planning runs needs, so a machine without the images can plan a sweep that others train
+    (``core.sweep``). :class:`ImageDataset` and :class:`DatasetClasses` are both one."""
+
+    name: str
+    class_names: tuple[str, ...]
+    image_size: int  # side in pixels at model resolution: with channels, all a preset's config needs
+    channels: int
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    def class_label(self, i: int) -> str:
+        """Human label "3 - cat"; just "3" where the class name is its own id (MNIST, digits)."""
+        name = self.class_names[i]
+        return name if name == str(i) else f"{i} - {name}"
+
+    def class_labels(self) -> list[str]:
+        return [self.class_label(i) for i in range(self.num_classes)]
+
+
+@dataclass(frozen=True)
+class DatasetClasses(ClassNames):
+    """A dataset's classes without its images (a registry record's, see core.data.dataset_classes)."""
+
+    name: str
+    class_names: tuple[str, ...]
+    image_size: int
+    channels: int
+
+
 @dataclass(frozen=True, eq=False)
-class ImageDataset:
+class ImageDataset(ClassNames):
     """A labelled train/test image set at model resolution, kept as uint8 to save memory.
 
     ``eq=False`` because comparing numpy arrays element-wise has no single truth value; two
@@ -49,10 +82,6 @@ class ImageDataset:
             raise ValueError(f"train and test image shapes differ: {self.x_train.shape[1:]} vs {self.x_test.shape[1:]}")
 
     @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    @property
     def image_size(self) -> int:
         """Height (= width) of every image in pixels."""
         return int(self.x_train.shape[1])
@@ -60,14 +89,6 @@ class ImageDataset:
     @property
     def channels(self) -> int:
         return int(self.x_train.shape[3])
-
-    def class_label(self, i: int) -> str:
-        """Human label "3 - cat"; just "3" where the class name is its own id (MNIST, digits)."""
-        name = self.class_names[i]
-        return name if name == str(i) else f"{i} - {name}"
-
-    def class_labels(self) -> list[str]:
-        return [self.class_label(i) for i in range(self.num_classes)]
 
 
 def to_model_input(x: np.ndarray) -> torch.Tensor:

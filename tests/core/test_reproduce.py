@@ -26,6 +26,7 @@ from core.reproduce import (
     write_tables,
 )
 from core.runs import RunInfo, find_runs, run_dir, write_run
+from core.sweep import Job
 
 FASHION = list(FASHION_MNIST_CLASSES)
 
@@ -85,6 +86,16 @@ def test_datasets_without_paper_numbers_have_no_paper_column() -> None:
     t = build_table(runs, "mnist", "aupr_in", names, "quick")
     assert list(table_records(t)[0]) == ["class", "RAW-OC-SVM (fair) ours"]
     assert table_records(t)[3]["class"] == "3" and table_records(t)[0]["RAW-OC-SVM (fair) ours"] == "45.0"
+
+
+def test_failed_jobs_are_named_under_the_tables() -> None:
+    runs = {"geom": {c: [fake_run("geom", c, 0, 0.9)] for c in range(10) if c != 3}}
+    failures = {Job("geom", "fashion_mnist", 3, "quick", 0): "DataError: no data on this worker",
+                Job("geom", "mnist", 3, "quick", 0): "another dataset's job: not this table's"}
+    t = build_table(runs, "fashion_mnist", "auroc", FASHION, "quick", failures)
+    assert t.cells[(3, "geom")].n == 0 and t.cells[(AVG, "geom")].mean is None
+    assert table_markdown(t).rstrip().endswith("- missing: geom class 3 seed 0: DataError: no data on this worker")
+    assert build_table(runs, "fashion_mnist", "auroc", FASHION, "quick").missing == []
 
 
 def test_write_tables_files(tmp_path: Path) -> None:

@@ -18,11 +18,13 @@ from core.runs import (
     recover_interrupted_writes,
     resolve_run_folder,
     run_dir,
+    run_files,
     run_folder_name,
     run_roots,
     run_seed_pattern,
     scan_runs,
     write_run,
+    write_run_files,
 )
 
 META = {"method": "geom", "dataset": "digits", "normal_class": 3, "class_label": "3", "class_names": list("0123456789"),
@@ -169,3 +171,21 @@ def test_a_run_without_history_reads_as_none_and_a_damaged_one_says_so(tmp_path:
     (old.path / "history.json").write_text("[{")
     with pytest.raises(DamagedRunError, match="damaged"):
         old.history()
+
+
+def test_a_run_travels_as_bytes_and_lands_atomically(tmp_path: Path) -> None:
+    """What a Ray task sends back (run_files) lays down the same folder (write_run_files), or nothing."""
+    src = fake_run(run_dir(tmp_path / "worker", "geom", "digits", 3, "tiny-seed0"))
+    files = run_files(src)
+    assert set(files) == {"run.json", "metrics.json", "scores.npz"}
+    dest = run_dir(tmp_path / "driver", "geom", "digits", 3, "tiny-seed0")
+    landed = write_run_files(dest, files)
+    assert landed.meta == read_run(src).meta and run_files(dest) == files
+    for bad in ({**files, "../escape": b"x"}, {**files, ".hidden": b"x"}):
+        with pytest.raises(DamagedRunError, match="unsafe names"):
+            write_run_files(dest, bad)
+    with pytest.raises(DamagedRunError, match=r"incomplete \(missing scores.npz\)"):
+        write_run_files(dest, {k: v for k, v in files.items() if k != "scores.npz"})
+    assert run_files(dest) == files  # the complete run it was to replace is untouched
+    assert not (tmp_path / "escape").exists()
+    assert [p.name for p in tmp_path.rglob("*") if p.name.startswith(".")] == []
