@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.baselines.common import BaselineConfig
+from core.baselines.common import BaselineConfig, BaselineFitError
 from core.baselines.training import map_batches, train_epochs
 
 _BN = {"momentum": 0.01, "eps": 1e-3}
@@ -51,9 +51,20 @@ def _up(cin: int, cout: int) -> list[nn.Module]:
             nn.ReLU(inplace=True)]
 
 
+SIDES = (32, 64)  # the image sides the network is built for
+
+
 def _check_size(image_size: int) -> None:
-    if image_size not in (32, 64):
+    if image_size not in SIDES:
         raise ValueError(f"the DCGAN-like autoencoder takes 32x32 or 64x64 images, got {image_size}x{image_size}")
+
+
+def image_side(x: torch.Tensor) -> int:
+    """The side of the square (N, C, S, S) images ``x``, refused (BaselineFitError) unless S is 32 or 64."""
+    h, w = x.shape[-2:]
+    if h != w or h not in SIDES:
+        raise BaselineFitError(f"the DCGAN-like networks take 32x32 or 64x64 images, got {h}x{w}")
+    return int(h)
 
 
 def conv_encoder(image_size: int, channels: int, code_dim: int, activation: nn.Module) -> nn.Sequential:
