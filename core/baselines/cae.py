@@ -52,25 +52,26 @@ def _up(cin: int, cout: int) -> list[nn.Module]:
 
 
 SIDES = (32, 64)  # the image sides the network is built for
+_SIDES_TEXT = " or ".join(f"{s}x{s}" for s in SIDES)
 
 
 def _check_size(image_size: int) -> None:
     if image_size not in SIDES:
-        raise ValueError(f"the DCGAN-like autoencoder takes 32x32 or 64x64 images, got {image_size}x{image_size}")
+        raise ValueError(f"the DCGAN-like autoencoder takes {_SIDES_TEXT} images, got {image_size}x{image_size}")
 
 
 def image_side(x: torch.Tensor) -> int:
     """The side of the square (N, C, S, S) images ``x``, refused (BaselineFitError) unless S is 32 or 64."""
     h, w = x.shape[-2:]
     if h != w or h not in SIDES:
-        raise BaselineFitError(f"the DCGAN-like networks take 32x32 or 64x64 images, got {h}x{w}")
+        raise BaselineFitError(f"the DCGAN-like networks take {_SIDES_TEXT} images, got {h}x{w}")
     return int(h)
 
 
 def conv_encoder(image_size: int, channels: int, code_dim: int, activation: nn.Module) -> nn.Sequential:
     """The encoder (image -> code): three stride-2 convolutions (four at 64x64), a dense layer to the code.
 
-    ``activation`` is the code layer's, the one thing the paper's three users of this network change:
+    ``activation`` is the code layer's, which the paper's three users of this network set apart:
     tanh for CAE-OC-SVM, ReLU for DSEBM's energy, none (``nn.Identity``) for DAGMM's compression.
     """
     _check_size(image_size)
