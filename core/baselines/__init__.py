@@ -9,6 +9,8 @@ raw-ocsvm-fair                RBF OC-SVM on pixels, gamma='scale', nu=0.1 (no te
 cae-ocsvm-hindsight           OC-SVM on a DCGAN-like autoencoder's bottleneck, hindsight grid
 cae-ocsvm-fair                the same, fair parameters
 deep-svdd                     One-Class Deep SVDD (Ruff et al. 2018), the paper's E2E column
+dsebm                         deep structured energy-based model (Zhai et al. 2016): energy of the CAE encoder
+dagmm                         deep autoencoding Gaussian mixture (Zong et al. 2018): energy under a fitted GMM
 ============================  ===========================================================
 
 Aliases expand to several methods: ``raw-ocsvm`` and ``cae-ocsvm`` to both modes, ``baselines`` to
@@ -29,13 +31,16 @@ from core.baselines.common import (
     read_checkpoint,
     run_baseline,
 )
+from core.baselines.dagmm import DAGMM
 from core.baselines.deep_svdd import DeepSVDD
+from core.baselines.dsebm import DSEBM
 from core.baselines.ocsvm import CAEOCSVMFair, CAEOCSVMHindsight, RawOCSVMFair, RawOCSVMHindsight
 from core.detector import GeomDetector
 from core.runs import MODEL_FILE, RunInfo
 
 METHODS: dict[str, type[Baseline]] = {
-    cls.method: cls for cls in (RawOCSVMHindsight, RawOCSVMFair, CAEOCSVMHindsight, CAEOCSVMFair, DeepSVDD)
+    cls.method: cls
+    for cls in (RawOCSVMHindsight, RawOCSVMFair, CAEOCSVMHindsight, CAEOCSVMFair, DeepSVDD, DSEBM, DAGMM)
 }
 GEOM = GeomDetector.method
 DETECTORS: dict[str, type[BaseDetector]] = {GEOM: GeomDetector, **METHODS}

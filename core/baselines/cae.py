@@ -10,6 +10,10 @@ Section 5.1). The shape follows the authors' Keras model (models/encoders_decode
   (pixels are in [-1, 1]).
 - training: Adam (lr 1e-3), mean squared error, batch 128, 200 epochs in the paper.
 
+DSEBM and DAGMM (:mod:`core.baselines.dsebm`, :mod:`core.baselines.dagmm`) reuse this encoder, and
+DAGMM the decoder, with another activation on the code, as the paper says they did
+(:func:`conv_encoder`).
+
 BatchNorm uses Keras' defaults (momentum 0.99 in Keras terms = 0.01 in PyTorch's, eps 1e-3) so the
 running statistics behave as in the authors' model.
 """
@@ -17,7 +21,6 @@ running statistics behave as in the authors' model.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.baselines.common import BaselineConfig
+from core.baselines.common import BaselineConfig, BaselineFitError
+from core.baselines.training import map_batches, train_epochs
 
 _BN = {"momentum": 0.01, "eps": 1e-3}
 
@@ -47,27 +51,59 @@ def _up(cin: int, cout: int) -> list[nn.Module]:
             nn.ReLU(inplace=True)]
 
 
+SIDES = (32, 64)  # the image sides the network is built for
+_SIDES_TEXT = " or ".join(f"{s}x{s}" for s in SIDES)
+
+
+def _check_size(image_size: int) -> None:
+    if image_size not in SIDES:
+        raise ValueError(f"the DCGAN-like autoencoder takes {_SIDES_TEXT} images, got {image_size}x{image_size}")
+
+
+def image_side(x: torch.Tensor) -> int:
+    """The side of the square (N, C, S, S) images ``x``, refused (BaselineFitError) unless S is 32 or 64."""
+    h, w = x.shape[-2:]
+    if h != w or h not in SIDES:
+        raise BaselineFitError(f"the DCGAN-like networks take {_SIDES_TEXT} images, got {h}x{w}")
+    return int(h)
+
+
+def conv_encoder(image_size: int, channels: int, code_dim: int, activation: nn.Module) -> nn.Sequential:
+    """The encoder (image -> code): three stride-2 convolutions (four at 64x64), a dense layer to the code.
+
+    ``activation`` is the code layer's, which the paper's three users of this network set apart:
+    tanh for CAE-OC-SVM, ReLU for DSEBM's energy, none (``nn.Identity``) for DAGMM's compression.
+    """
+    _check_size(image_size)
+    nf = 64
+    enc = _down(channels, nf) + _down(nf, 2 * nf) + _down(2 * nf, 4 * nf)
+    last = 4 * nf
+    if image_size == 64:
+        enc += _down(4 * nf, 8 * nf)
+        last = 8 * nf
+    return nn.Sequential(*enc, nn.Flatten(), nn.Linear(last * 4 * 4, code_dim), activation)
+
+
+def conv_decoder(image_size: int, channels: int, code_dim: int) -> nn.Sequential:
+    """The decoder (code -> image in [-1, 1]), DCGAN's generator shape."""
+    _check_size(image_size)
+    nf = 64
+    dec: list[nn.Module] = [nn.Linear(code_dim, 4 * nf * 4 * 4), nn.BatchNorm1d(4 * nf * 4 * 4, **_BN),
+                            nn.ReLU(inplace=True), nn.Unflatten(1, (4 * nf, 4, 4))]
+    dec += _up(4 * nf, 2 * nf) + _up(2 * nf, nf)
+    if image_size == 64:
+        dec += _up(nf, nf)
+    dec += [nn.ConvTranspose2d(nf, channels, 3, stride=2, padding=1, output_padding=1), nn.Tanh()]
+    return nn.Sequential(*dec)
+
+
 class ConvAutoencoder(nn.Module):
     """Encoder (image -> tanh code) and decoder (code -> image in [-1, 1]) for 32x32 or 64x64 inputs."""
 
     def __init__(self, image_size: int = 32, channels: int = 3, code_dim: int = 256) -> None:
         super().__init__()
-        if image_size not in (32, 64):
-            raise ValueError(f"the DCGAN-like autoencoder takes 32x32 or 64x64 images, got {image_size}x{image_size}")
-        nf = 64
-        enc = _down(channels, nf) + _down(nf, 2 * nf) + _down(2 * nf, 4 * nf)
-        last = 4 * nf
-        if image_size == 64:
-            enc += _down(4 * nf, 8 * nf)
-            last = 8 * nf
-        self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(last * 4 * 4, code_dim), nn.Tanh())
-        dec: list[nn.Module] = [nn.Linear(code_dim, 4 * nf * 4 * 4), nn.BatchNorm1d(4 * nf * 4 * 4, **_BN),
-                                nn.ReLU(inplace=True), nn.Unflatten(1, (4 * nf, 4, 4))]
-        dec += _up(4 * nf, 2 * nf) + _up(2 * nf, nf)
-        if image_size == 64:
-            dec += _up(nf, nf)
-        dec += [nn.ConvTranspose2d(nf, channels, 3, stride=2, padding=1, output_padding=1), nn.Tanh()]
-        self.decoder = nn.Sequential(*dec)
+        self.encoder = conv_encoder(image_size, channels, code_dim, nn.Tanh())
+        self.decoder = conv_decoder(image_size, channels, code_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x))
@@ -112,35 +148,14 @@ def _train(x: torch.Tensor, config: CAEConfig, device: torch.device,
            progress: Callable[[float, str], None] | None) -> tuple[ConvAutoencoder, list[float]]:
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    model = ConvAutoencoder(x.shape[-1], x.shape[1], config.code_dim).to(device)
+    model = ConvAutoencoder(x.shape[-1], x.shape[1], config.code_dim).to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-    losses: list[float] = []
-    start = time.perf_counter()
-    for epoch in range(config.epochs):
-        model.train()
-        order = torch.randperm(len(x), generator=gen)
-        total = 0.0
-        for s in range(0, len(x), config.batch_size):
-            idx = order[s:s + config.batch_size]
-            if len(idx) < 2:  # BatchNorm cannot train on one image
-                continue
-            batch = x[idx].to(device, non_blocking=True)
-            loss = torch.mean((model(batch) - batch) ** 2)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += float(loss.detach()) * len(idx)
-        losses.append(total / len(x))
-        if progress is not None:
-            progress((epoch + 1) / config.epochs,
-                     f"autoencoder epoch {epoch + 1}/{config.epochs} mse {losses[-1]:.4f} "
-                     f"{time.perf_counter() - start:.0f}s")
+    losses = train_epochs(x, lambda batch: torch.mean((model(batch) - batch) ** 2), opt, config.epochs,
+                          config.batch_size, gen, device, progress or (lambda _f, _t: None), "autoencoder")
     return model.eval(), losses
 
 
-@torch.inference_mode()
 def encode(model: ConvAutoencoder, x: torch.Tensor, device: torch.device, batch: int = 512) -> np.ndarray:
     """(N, code_dim) float32 bottleneck codes."""
     model.eval()
-    parts = [model.encoder(x[s:s + batch].to(device)).float().cpu().numpy() for s in range(0, len(x), batch)]
-    return np.concatenate(parts) if parts else np.zeros((0, model.encoder[-2].out_features), np.float32)
+    return map_batches(model.encoder, x, device, batch).float().numpy()

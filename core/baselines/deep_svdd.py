@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.baselines.common import Baseline, BaselineConfig, BaselineFitError, ProgressFn
+from core.baselines.training import cpu_state, map_batches, minibatches, train_epochs
 
 _BN = {"eps": 1e-4, "affine": False}
 
@@ -108,11 +109,6 @@ class SVDDDecoder(nn.Module):
         return self.net(F.leaky_relu(z.view(len(z), self.start, 4, 4), 0.01))
 
 
-def _batches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Tensor]:
-    order = torch.randperm(n, generator=gen)
-    return [b for b in order.split(batch_size) if len(b) > 1]  # BatchNorm needs 2+ images
-
-
 def _scheduler(opt: torch.optim.Optimizer, milestone: int) -> torch.optim.lr_scheduler.LRScheduler:
     return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[milestone] if milestone > 0 else [], gamma=0.1)
 
@@ -149,20 +145,12 @@ class DeepSVDD(Baseline):
         start = time.perf_counter()
         if cfg.pretrain_epochs:
             dec = SVDDDecoder(c, h).to(self.device)
+            net.train(), dec.train()
             params = list(net.parameters()) + list(dec.parameters())
             opt = torch.optim.Adam(params, lr=cfg.pretrain_lr, weight_decay=cfg.pretrain_weight_decay)
-            for epoch in range(cfg.pretrain_epochs):
-                net.train(), dec.train()
-                mse = 0.0
-                for idx in _batches(len(x), cfg.batch_size, gen):
-                    batch = x[idx].to(self.device)
-                    loss = torch.mean((dec(net(batch)) - batch) ** 2)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    mse += float(loss.detach()) * len(idx)
-                progress((epoch + 1) / total, f"pretraining epoch {epoch + 1}/{cfg.pretrain_epochs} "
-                         f"mse {mse / len(x):.4f} {time.perf_counter() - start:.0f}s")
+            train_epochs(x, lambda batch: torch.mean((dec(net(batch)) - batch) ** 2), opt, cfg.pretrain_epochs,
+                         cfg.batch_size, gen, self.device,
+                         lambda f, text: progress(f * cfg.pretrain_epochs / total, text), "pretraining")
         self.c = self._centre(net, x)
         opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = _scheduler(opt, cfg.lr_milestone)
@@ -171,7 +159,7 @@ class DeepSVDD(Baseline):
         for epoch in range(cfg.epochs):
             net.train()
             run_loss, dists = 0.0, []
-            for idx in _batches(len(x), cfg.batch_size, gen):
+            for idx in minibatches(len(x), cfg.batch_size, gen):
                 dist = torch.sum((net(x[idx].to(self.device)) - self.c) ** 2, dim=1)
                 if cfg.objective == "soft-boundary":
                     loss = R ** 2 + torch.mean(torch.clamp(dist - R ** 2, min=0)) / cfg.nu
@@ -198,7 +186,7 @@ class DeepSVDD(Baseline):
         """Mean representation after an initial forward pass, small coordinates pushed to +-eps."""
         eps = self.config.eps  # type: ignore[attr-defined]
         net.eval()
-        c = torch.cat([net(x[s:s + 1024].to(self.device)) for s in range(0, len(x), 1024)]).mean(0)
+        c = map_batches(net, x, self.device).mean(0).to(self.device)
         c[(c.abs() < eps) & (c < 0)] = -eps
         c[(c.abs() < eps) & (c >= 0)] = eps
         return c
@@ -206,17 +194,15 @@ class DeepSVDD(Baseline):
     @torch.inference_mode()
     def distances(self, x: torch.Tensor) -> np.ndarray:
         assert self.net is not None and self.c is not None
-        self.net.eval()
-        parts = [torch.sum((self.net(x[s:s + 1024].to(self.device)) - self.c) ** 2, dim=1).cpu()
-                 for s in range(0, len(x), 1024)]
-        return torch.cat(parts).double().numpy() if parts else np.zeros(0)
+        net, c = self.net.eval(), self.c
+        return map_batches(lambda batch: torch.sum((net(batch) - c) ** 2, dim=1), x, self.device).double().numpy()
 
     def _score(self, x: torch.Tensor) -> np.ndarray:
         return self.R ** 2 - self.distances(x)
 
     def _state(self) -> dict[str, Any]:
         assert self.net is not None and self.c is not None
-        return {"net": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+        return {"net": cpu_state(self.net),
                 "c": self.c.detach().cpu(), "R": self.R}
 
     def _load_state(self, state: dict[str, Any]) -> None:

@@ -70,7 +70,7 @@ def add_baseline_args(p: argparse.ArgumentParser) -> None:
     add_common(p)
 
 
-@command("baseline", "train and evaluate one baseline (OC-SVM, CAE-OC-SVM, Deep SVDD) one-vs-all")(add_baseline_args)
+@command("baseline", "train and evaluate one of the paper's baselines (see --method) one-vs-all")(add_baseline_args)
 def baseline_command(args: argparse.Namespace) -> int:
     cls_ = get_method(args.method)  # unknown name -> ValueError listing the valid ones
     data = load_dataset(args.dataset, args.data_dir)

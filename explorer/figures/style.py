@@ -20,6 +20,8 @@ METHOD_COLORS: dict[str, str] = {
     "cae-ocsvm-hindsight": "#2ca02c",
     "cae-ocsvm-fair": "#98df8a",
     "deep-svdd": "#9467bd",
+    "dsebm": "#8c564b",
+    "dagmm": "#e377c2",
 }
 
 # ``st.plotly_chart(..., config=STATIC_CHART)``: no toolbar over pictures that are not meant for zooming.

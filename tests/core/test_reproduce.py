@@ -58,6 +58,16 @@ def test_table_means_sem_and_paper_column() -> None:
     assert t.cells[(AVG, "raw-ocsvm-hindsight")].paper == 92.8
 
 
+
+def test_dsebm_and_dagmm_tables_show_the_papers_columns() -> None:
+    """Their paper_method names the CSV's columns: Trouser (printed row 9) 97.1 +- 0.3 and 34.0 +- 3.0."""
+    runs = {m: {c: [fake_run(m, c, 0, 0.8)] for c in range(10)} for m in ("dsebm", "dagmm")}
+    t = build_table(runs, "fashion_mnist", "auroc", FASHION, "quick")
+    assert (t.cells[(1, "dsebm")].paper, t.cells[(1, "dsebm")].paper_sem) == (97.1, 0.3)
+    assert (t.cells[(1, "dagmm")].paper, t.cells[(1, "dagmm")].paper_sem) == (34.0, 3.0)
+    assert (t.cells[(AVG, "dsebm")].paper, t.cells[(AVG, "dagmm")].paper) == (86.6, 51.8)
+    assert {"DSEBM paper", "DAGMM paper"} <= set(table_records(t)[0])
+
 def test_markdown_and_csv_layout() -> None:
     runs = {"geom": {c: [fake_run("geom", c, 0, 0.9), fake_run("geom", c, 1, 0.92)] for c in range(10)},
             "raw-ocsvm-fair": {c: [fake_run("raw-ocsvm-fair", c, 0, 0.85)] for c in range(9)}}  # class 9 missing
