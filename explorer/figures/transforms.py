@@ -171,8 +171,8 @@ def transform_grid(images: np.ndarray, transforms: Transforms, probs: np.ndarray
     step_x, step_y = w + pad, h + caption + pad
     notes = [dict(x=-pad, y=r * step_y + h / 2, xanchor="right", text=b.label, showarrow=False, font=dict(size=14))
              for r, b in enumerate(layout.blocks)]
-    notes += [dict(x=c * step_x + w / 2, y=-pad, yanchor="bottom", text=shift_label(s), showarrow=False,
-                   font=dict(size=12 if cols > 3 else 14)) for c, s in enumerate(layout.shifts)]
+    notes += [dict(x=c * step_x + w / 2, y=-pad, yanchor="bottom", text=shift_label(s).replace(" ", "<br>"),
+                   showarrow=False, font=dict(size=14)) for c, s in enumerate(layout.shifts)]  # a word a line
     colors = sample_colorscale(PROB_COLORSCALE, np.clip(p, 0.0, 1.0).tolist()) if p is not None else []
     centres_x, centres_y, hover = [], [], []
     for position, (r, c) in enumerate(cells):
@@ -191,7 +191,7 @@ def transform_grid(images: np.ndarray, transforms: Transforms, probs: np.ndarray
     scale = tile_px / h
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
-    left, top = 90, (40 if title else 0) + 30
+    left, top = 90, (40 if title else 0) + 45  # room for the row labels and two-line column labels
     fig.update_layout(title=title or None, margin=dict(l=left, r=5, t=top, b=5),
                       width=int(canvas.shape[1] * scale) + left + 5, height=int(canvas.shape[0] * scale) + top + 5)
     return fig
