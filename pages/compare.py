@@ -66,11 +66,14 @@ pick_a = left.selectbox("Run A", paths, index=paths.index(str(first.path)) if fi
                         format_func=names.get, placeholder="choose a run")
 pick_b = right.selectbox("Run B", paths, index=paths.index(str(second.path)) if second else None,
                          format_func=names.get, placeholder="choose a run")
+# A choice is kept in the session and the page redrawn at once, as the sidebar's run picker does: the
+# pickers are then drawn again with it as their default, so the next choice is not lost.
 if pick_a and (first is None or pick_a != str(first.path)):
     state.select_run(pick_a)
     st.rerun()  # the sidebar follows
-if pick_b:
+if pick_b and (second is None or pick_b != str(second.path)):
     state.select_compare(pick_b)
+    st.rerun()
 if not pick_a or not pick_b:
     st.info("Choose the two runs to compare.")
     st.stop()
