@@ -46,9 +46,14 @@ def add_report_run(run: RunInfo) -> None:
 
 def show(fig: go.Figure, where: Any = st, **kwargs: Any) -> None:
     """``where.plotly_chart(fig, **kwargs)`` (``where``: the page, a column, a tab) in the session's
-    lecture style, keeping the figure as shown for the page's report."""
+    lecture style, keeping the figure as shown for the page's report.
+
+    Lecture figures are drawn without Streamlit's chart theme, which sets its own (smaller, paler)
+    tick and legend fonts over the figure's.
+    """
     if state.lecture_mode():
         fig = lecture_style(fig)
+        kwargs.setdefault("theme", None)
     report = st.session_state.get(REPORT_KEY)
     if report is not None:
         report.figures.append(fig)

@@ -121,7 +121,8 @@ transforms = run_transforms(runs[0])
 columns = st.columns(2)
 for column, normal, group in zip(columns, (True, False), ("normal", "anomalous"), strict=True):
     a, b = ((s.mean_softmax_normal if normal else s.mean_softmax_anomalous) for s in scores)
-    show(softmax_difference_heatmap(a, b, transforms, f"{group.capitalize()} test images: A − B", 420), column)
+    show(softmax_difference_heatmap(a, b, transforms, f"{group.capitalize()} test images: A − B", 360), column,
+         width="content")
 st.caption("Blue: run A gives that (applied, predicted) pair more probability than run B; red: less. On the normal "
            "images a blue diagonal means run A recognises the transforms better. Each run's own normal class "
            "decides which images are normal.")

@@ -14,6 +14,7 @@ from core.scores import RunScores, dirichlet_scale_note, format_score
 from explorer import state
 from explorer.charts import show
 from explorer.figures.gallery import display_images
+from explorer.figures.style import STATIC_CHART
 from explorer.figures.transforms import (
     contribution_bars,
     per_transform_accuracy_bars,
@@ -23,7 +24,7 @@ from explorer.figures.transforms import (
 )
 
 NORMAL_REFERENCE = 32  # normal test images whose mean contributions are the yardstick for one image
-SIDE_BY_SIDE_PX = 330  # a mean matrix's side, three to a row
+SIDE_BY_SIDE_PX = 200  # a mean matrix's side, three to a row of a wide page
 PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
          "most anomalous anomaly", "a test image by number")
 BY_NUMBER = PICKS[4]
@@ -100,11 +101,12 @@ groups = [("Normal", scores.mean_softmax_normal, int(normal.sum())),
           ("Anomalous", scores.mean_softmax_anomalous, int((~normal).sum()))]
 groups = [g for g in groups if g[2] > 0]
 columns = st.columns(3)
-for column, (label, matrix, count) in zip(columns, groups, strict=False):
-    show(softmax_heatmap(matrix, transforms, f"{label} test images ({count})", zmax, SIDE_BY_SIDE_PX), column)
+for column, (label, matrix, count) in zip(columns, groups, strict=False):  # no toolbar over their titles
+    show(softmax_heatmap(matrix, transforms, f"{label} ({count})", zmax, SIDE_BY_SIDE_PX), column, width="content",
+         config=STATIC_CHART)
 if len(groups) == 2:
-    show(softmax_difference_heatmap(groups[0][1], groups[1][1], transforms, "Normal − anomalous",
-                                    SIDE_BY_SIDE_PX), columns[2])
+    show(softmax_difference_heatmap(groups[0][1], groups[1][1], transforms, "Normal − anomalous", SIDE_BY_SIDE_PX),
+         columns[2], width="content", config=STATIC_CHART)
     st.caption("Right: where the normal images put more probability than the anomalies (blue) and less (red). "
                "The blue diagonal is GEOM's signal: the classifier recognises the transforms on normal images.")
 largest = max(float(g[1].max()) for g in groups)
@@ -145,7 +147,7 @@ info.markdown(f"Class **{label}** ({'normal' if normal[pos] else 'anomaly'}) · 
               f"score lower or equal) · simplified score **{format_score(scores.score('simple')[pos])}**")
 info.caption(dirichlet_scale_note(scores.score("dirichlet")))
 st.markdown("**Its softmax matrix**")
-show(softmax_heatmap(result.softmax, transforms, zmax=zmax))
+show(softmax_heatmap(result.softmax, transforms, zmax=zmax), width="content")
 st.markdown("**Its transformed versions**, with the probability the classifier gives the right transform under each "
             "(rows: rotation, unflipped then flipped; columns: the shifts; hover a tile for its name)")
 show(transform_grid(result.transformed, transforms, result.correct_prob), width="content")

@@ -115,6 +115,7 @@ fig.add_vline(x=value, line=dict(color=HIGHLIGHT_COLOR, width=3), annotation_tex
               annotation_position="top right" if left_half else "top left", annotation_font_color=HIGHLIGHT_COLOR)
 show(fig)
 with st.expander("How the classifier sees it: its softmax matrix and transformed versions"):
-    show(softmax_heatmap(report.softmax, det.transforms, "Its softmax matrix (row = applied transform)"))
+    show(softmax_heatmap(report.softmax, det.transforms, "Its softmax matrix (row = applied transform)"),
+         width="content")
     show(transform_grid(report.transformed, det.transforms, report.correct_prob,
                         title="p(right transform) under each transform"), width="content")

@@ -71,13 +71,13 @@ def _lecture_fonts(node: object, key: str = "") -> None:
 
 
 def lecture_style(fig: go.Figure) -> go.Figure:
-    """A copy of ``fig`` for a lecture hall: all text 14 px or more in dark colours, titles larger, and
-    axes that make room for their bigger labels. The figure passed in is left as it is (pages cache
-    figures)."""
+    """A copy of ``fig`` for a lecture hall: all text 14 px or more in dark colours, titles larger, axes
+    that make room for their bigger labels, on plotly's white template (drawn as it is, without
+    Streamlit's chart theme). The figure passed in is left as it is (pages cache figures)."""
     spec = fig.to_dict()
     _lecture_fonts(spec)
     out = go.Figure(spec)
-    out.update_layout(font=dict(size=LECTURE_FONT_PX + 2, color=DARK_TEXT),
+    out.update_layout(template="plotly_white", font=dict(size=LECTURE_FONT_PX + 2, color=DARK_TEXT),
                       title_font=dict(size=max(LECTURE_TITLE_PX, out.layout.title.font.size or 0), color=DARK_TEXT),
                       hoverlabel=dict(font_size=LECTURE_FONT_PX + 2))
     out.update_xaxes(automargin=True, tickfont_color=DARK_TEXT, title_font_color=DARK_TEXT)

@@ -28,7 +28,7 @@ from explorer.figures.style import ANOMALY_COLOR, NORMAL_COLOR, OTHER_COLOR
 
 # Red -> amber -> green, all dark enough to read as text on white.
 PROB_COLORSCALE = [[0.0, "#c0392b"], [0.5, "#b9770e"], [1.0, "#1e8449"]]
-MATRIX_SIDE_PX = 560  # a k x k matrix alone on a row; side by side, pages pass their column's width
+MATRIX_SIDE_PX = 560  # a k x k matrix alone on a row; side by side, pages pass a side that fits their columns
 
 
 def prob_color(p: float) -> str:
@@ -52,20 +52,30 @@ def _square_matrix(matrix: np.ndarray, layout: TransformOrder) -> np.ndarray:
     return m[np.ix_(order, order)]
 
 
-def _matrix_figure(m: np.ndarray, layout: TransformOrder, title: str, side_px: int, **heatmap) -> go.Figure:
-    """A heatmap of a display-ordered k x k matrix with square cells, block labels and block lines."""
+def _matrix_figure(m: np.ndarray, layout: TransformOrder, title: str, side_px: int, colorbar_title: str,
+                   **heatmap) -> go.Figure:
+    """A heatmap of a display-ordered k x k matrix with square cells, block labels and block lines.
+
+    The colour bar lies under the matrix, so the figure is about as wide as the matrix and its row
+    labels: three fit side by side, and one alone keeps its scale beside it (pages draw it at its own
+    width). ``side_px`` is the matrix's side.
+    """
     k = len(m)
     names = np.asarray(layout.names, dtype=object)
     custom = np.empty((k, k, 2), dtype=object)
     custom[..., 0] = names[:, None]
     custom[..., 1] = names[None, :]
-    fig = go.Figure(go.Heatmap(z=m, x=list(range(k)), y=list(range(k)), customdata=custom, **heatmap))
+    # Named in its tick labels ("p = 0.5"): plotly places a horizontal colour bar's title unevenly.
+    bar = dict(tickprefix=f"{colorbar_title} = ", nticks=3, orientation="h", thickness=10, len=0.9,
+               yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center")
+    fig = go.Figure(go.Heatmap(z=m, x=list(range(k)), y=list(range(k)), customdata=custom, colorbar=bar, **heatmap))
     fig.update_xaxes(transform_axis(layout), title="predicted transform", tickangle=-90 if not layout.grouped else -45,
                      constrain="domain")
     fig.update_yaxes(transform_axis(layout), title="applied transform", autorange="reversed",
                      scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(title=title or None, height=side_px + (60 if title else 20),
-                      margin=dict(l=10, r=10, t=50 if title else 10, b=10))
+    top, bottom, left = (45 if title else 10), 120, 110  # title; tick labels, axis title and colour bar; row labels
+    fig.update_layout(title=title or None, width=side_px + left + 10, height=side_px + top + bottom,
+                      margin=dict(l=10, r=10, t=top, b=10))
     return add_block_lines(fig, layout, "xy")
 
 
@@ -80,8 +90,8 @@ def softmax_heatmap(matrix: np.ndarray, transforms: Transforms, title: str = "",
     """
     layout = transform_order(transforms)
     m = _square_matrix(matrix, layout)
-    return _matrix_figure(m, layout, title, side_px, zmin=0.0, zmax=_top(m) if zmax is None else zmax,
-                          colorscale="Viridis", colorbar=dict(title="p", thickness=12),
+    return _matrix_figure(m, layout, title, side_px, "p", zmin=0.0, zmax=_top(m) if zmax is None else zmax,
+                          colorscale="Viridis",
                           hovertemplate="applied: %{customdata[0]}<br>predicted: %{customdata[1]}<br>"
                                         "p = %{z:.3f}<extra></extra>")
 
@@ -94,8 +104,7 @@ def softmax_difference_heatmap(first: np.ndarray, second: np.ndarray, transforms
     a, b = _square_matrix(first, layout), _square_matrix(second, layout)
     d = a - b
     lim = max(float(np.abs(d).max()), 1e-6)
-    return _matrix_figure(d, layout, title, side_px, zmin=-lim, zmax=lim, zmid=0.0, colorscale="RdBu",
-                          colorbar=dict(title="Δp", thickness=12),
+    return _matrix_figure(d, layout, title, side_px, "Δp", zmin=-lim, zmax=lim, zmid=0.0, colorscale="RdBu",
                           hovertemplate="applied: %{customdata[0]}<br>predicted: %{customdata[1]}<br>"
                                         "Δp = %{z:+.3f}<extra></extra>")
 
