@@ -14,6 +14,7 @@ from core.runs import RunInfo
 from explorer import state
 from explorer.charts import add_report_run, show
 from explorer.figures.compare import class_auroc_pair_bars, roc_pair
+from explorer.figures.style import STATIC_CHART
 from explorer.figures.transforms import softmax_difference_heatmap
 from explorer.figures.why import SCORE_NAMES
 
@@ -122,7 +123,7 @@ columns = st.columns(2)
 for column, normal, group in zip(columns, (True, False), ("normal", "anomalous"), strict=True):
     a, b = ((s.mean_softmax_normal if normal else s.mean_softmax_anomalous) for s in scores)
     show(softmax_difference_heatmap(a, b, transforms, f"{group.capitalize()} test images: A − B", 360), column,
-         width="content")
+         width="content", config=STATIC_CHART)
 st.caption("Blue: run A gives that (applied, predicted) pair more probability than run B; red: less. On the normal "
            "images a blue diagonal means run A recognises the transforms better. Each run's own normal class "
            "decides which images are normal.")

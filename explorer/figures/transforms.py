@@ -65,8 +65,12 @@ def _matrix_figure(m: np.ndarray, layout: TransformOrder, title: str, side_px: i
     custom = np.empty((k, k, 2), dtype=object)
     custom[..., 0] = names[:, None]
     custom[..., 1] = names[None, :]
-    # Named in its tick labels ("p = 0.5"): plotly places a horizontal colour bar's title unevenly.
-    bar = dict(tickprefix=f"{colorbar_title} = ", nticks=3, orientation="h", thickness=10, len=0.9,
+    # Three ticks, the middle one naming the scale ("p = 0.5"): plotly places a horizontal colour bar's
+    # title unevenly, and drops tick labels that would overlap.
+    lo, hi = heatmap["zmin"], heatmap["zmax"]
+    ticks = [lo, (lo + hi) / 2, hi]
+    labels = [f"{lo:.2g}", f"{colorbar_title} = {ticks[1]:.2g}", f"{hi:.2g}"]
+    bar = dict(tickmode="array", tickvals=ticks, ticktext=labels, orientation="h", thickness=10, len=0.9,
                yref="container", y=0, yanchor="bottom", x=0.5, xanchor="center")
     fig = go.Figure(go.Heatmap(z=m, x=list(range(k)), y=list(range(k)), customdata=custom, colorbar=bar, **heatmap))
     fig.update_xaxes(transform_axis(layout), title="predicted transform", tickangle=-90 if not layout.grouped else -45,

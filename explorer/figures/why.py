@@ -73,7 +73,7 @@ def class_transform_heatmap(matrix: np.ndarray, class_labels: Sequence[str], tra
                      title="anomalous class")
     fig.update_layout(title=title or None, height=200 + 26 * len(rows),
                       margin=dict(l=10, r=10, t=50 if title else 10, b=10))
-    return add_block_lines(fig, layout, "x", color="#888888")
+    return add_block_lines(fig, layout, "x", color="#333333")
 
 
 def class_auroc_bars(by_method: Mapping[str, Mapping[int, float]], class_labels: Mapping[int, str],
