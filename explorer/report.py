@@ -41,6 +41,12 @@ def _run_section(name: str, run: RunInfo) -> str:
             f"{html.escape(str(run.meta.get('created', 'at an unknown time')))}</p>{settings}{metrics}")
 
 
+def _standalone(fig: go.Figure) -> go.Figure:
+    """A copy whose axes make room for their labels, as Streamlit's chart theme does on the page (the
+    figures' own margins are tight)."""
+    return go.Figure(fig).update_xaxes(automargin=True).update_yaxes(automargin=True)
+
+
 def report_html(title: str, runs: Sequence[RunInfo], figures: Sequence[go.Figure], made: str | None = None) -> str:
     """The report of a page titled ``title``: each run's settings and metrics, then every figure.
 
@@ -49,8 +55,8 @@ def report_html(title: str, runs: Sequence[RunInfo], figures: Sequence[go.Figure
     made = made or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     names = ["Run"] if len(runs) == 1 else [f"Run {chr(ord('A') + i)}" for i in range(len(runs))]
     sections = "".join(_run_section(n, r) for n, r in zip(names, runs, strict=True))
-    charts = "".join(f'<div class="figure">{pio.to_html(fig, full_html=False, include_plotlyjs=i == 0)}</div>'
-                     for i, fig in enumerate(figures))
+    charts = "".join('<div class="figure">' + pio.to_html(_standalone(fig), full_html=False, include_plotlyjs=i == 0)
+                     + "</div>" for i, fig in enumerate(figures))
     if not figures:
         charts = "<p>This page drew no figures.</p>"
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)} · GEOM Explorer</title>"

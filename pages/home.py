@@ -68,5 +68,7 @@ st.markdown(
    and the test images on either side of a threshold you move.
 3. **Transforms**: which of the 72 transforms the model recognises on normal images and on anomalies.
 4. **Score your image**: upload a picture and see where it lands.
+5. **Compare two runs**: train a second run (another seed, preset, class or set of transforms) and set the two
+   side by side.
 """
 )
