@@ -7,9 +7,10 @@ transform, the classifier cannot learn to recognise it, so normal images get low
 detector fails (8 vs 3 with a flip: AUROC 0.646); with a transform the class is not invariant to, it
 works (3 vs 8 with a flip: 0.957; 8 vs 3 with a 7 px translation: 0.919).
 
-Besides the AUROC, a result keeps the transform classifier's confusion matrix on the normal and on
-the anomalous test images (row t: where the images transformed by t were classified), which is
-where the invariance shows: an '8' and its mirror image are confused, a '3' and its mirror are not.
+Besides the AUROC, a result keeps the transform classifier's confusion matrix (row t: where the
+images transformed by t were classified) and mean softmax matrix (row t: its mean output on them) on
+the normal and on the anomalous test images, which is where the invariance shows: an '8' and its
+mirror image are confused, a '3' and its mirror are not.
 
 No authors' code exists for these experiments; the setting is rebuilt from the paper's text. The
 classifier is by default a small position-sensitive CNN (core/small_cnn.py) trained for 600 steps
@@ -224,6 +225,8 @@ class AblationResult:
     auroc: dict[str, float]  # score method -> AUROC (normal = positive)
     confusion_normal: np.ndarray  # (k, k), see confusion()
     confusion_anomalous: np.ndarray
+    mean_softmax_normal: np.ndarray  # (k, k) mean softmax: row t = the mean output on images transformed by t
+    mean_softmax_anomalous: np.ndarray
     accuracy_normal: float  # mean of the confusion diagonal: how often the right transform wins
     accuracy_anomalous: float
     transform_names: list[str]
@@ -263,6 +266,7 @@ def evaluate_ablation(det: GeomDetector, prepared: AblationData, seed: int = 0,
         seed=seed,
         auroc={m: detection_metrics(normal, s)["auroc"] for m, s in scores.items()},
         confusion_normal=cn, confusion_anomalous=ca,
+        mean_softmax_normal=p[normal].mean(0), mean_softmax_anomalous=p[~normal].mean(0),
         accuracy_normal=float(np.diag(cn).mean()), accuracy_anomalous=float(np.diag(ca).mean()),
         transform_names=det.transforms.names, n_normal=int(normal.sum()), n_anomalous=int((~normal).sum()),
         train_seconds=train_seconds, score_seconds=time.perf_counter() - start, scores=scores, is_normal=normal,
@@ -280,7 +284,7 @@ def run_ablation(spec: AblationSpec, seed: int = 0, data_dir: str | None = None,
 
 @dataclass
 class AblationSummary:
-    """Several seeds of one ablation: mean +- SEM of the AUROC, mean confusion matrices."""
+    """Several seeds of one ablation: mean +- SEM of the AUROC, mean confusion and softmax matrices."""
 
     spec: AblationSpec
     runs: list[AblationResult]
@@ -299,6 +303,14 @@ class AblationSummary:
     @property
     def confusion_anomalous(self) -> np.ndarray:
         return np.mean([r.confusion_anomalous for r in self.runs], axis=0)
+
+    @property
+    def mean_softmax_normal(self) -> np.ndarray:
+        return np.mean([r.mean_softmax_normal for r in self.runs], axis=0)
+
+    @property
+    def mean_softmax_anomalous(self) -> np.ndarray:
+        return np.mean([r.mean_softmax_anomalous for r in self.runs], axis=0)
 
     @property
     def seconds(self) -> float:

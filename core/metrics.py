@@ -113,3 +113,10 @@ def mean_sem(values: list[float] | np.ndarray) -> tuple[float, float]:
         raise ValueError("mean_sem of no values")
     sem = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
     return float(v.mean()), sem
+
+
+def mean_sem_text(values: list[float] | np.ndarray) -> str:
+    """Mean and SEM over runs for people, ``0.712 ± 0.010``; one run is its value alone (``0.712``), as
+    its SEM of 0 would claim a spread nobody measured."""
+    mean, sem = mean_sem(values)
+    return f"{mean:.3f} ± {sem:.3f}" if len(values) > 1 else f"{mean:.3f}"

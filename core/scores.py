@@ -27,6 +27,15 @@ def format_score(score: float) -> str:
     return f"{score:,.1f}" if abs(score) >= 100 else f"{score:.3f}"
 
 
+def dirichlet_scale_note(scores: np.ndarray) -> str:
+    """What the size of a Dirichlet score means (nothing on its own), said alike wherever one is shown;
+    ``scores`` are the run's, whose range the note quotes."""
+    s = np.asarray(scores, np.float64)
+    return (f"Dirichlet scores are log-likelihoods summed over every transform; their size (here "
+            f"{format_score(float(s.min()))} to {format_score(float(s.max()))}) depends on the model and means "
+            "nothing on its own. What counts is the order: an image's percentile among the normal test images.")
+
+
 @dataclass(frozen=True)
 class Case:
     """One scored test image with its score and where it ranks."""

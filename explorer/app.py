@@ -30,6 +30,7 @@ PAGES = {
         st.Page(str(ROOT / "pages" / "upload.py"), title="Score your image", icon=":material/upload_file:"),
     ],
     "Compare": [
+        st.Page(str(ROOT / "pages" / "compare.py"), title="Compare two runs", icon=":material/compare:"),
         st.Page(str(ROOT / "pages" / "results.py"), title="Results vs baselines", icon=":material/leaderboard:"),
     ],
     "Why it works": [
@@ -41,5 +42,5 @@ PAGES = {
 
 st.set_page_config(page_title="GEOM Explorer", page_icon="🔍", layout="wide")
 navigation = st.navigation(PAGES)
-show_sidebar()
+show_sidebar(navigation.title)
 navigation.run()

@@ -1,4 +1,5 @@
-"""The sidebar every page shares: choose a dataset and normal class, train, or open a saved run."""
+"""The sidebar every page shares: choose a dataset and normal class, train, or open a saved run; lecture mode
+and the page's report."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from core.reproduce import score_key
 from core.runs import RunInfo
 from core.selection import AUTO, parse_transforms
 from core.transforms import TRANSFORM_SETS
-from explorer import state
+from explorer import charts, state
 from explorer.jobs import CANCELLED, DONE, FAILED, JOBS, QUEUED, Job, submit_training
+from explorer.report import report_html
 
 LIST_CHOICE = "list"
 TRANSFORM_CHOICES = {"paper72": TRANSFORM_SETS["paper72"].description,
@@ -150,10 +152,7 @@ def run_picker() -> None:
     if current is not None and current.path not in [r.path for r in runs]:
         runs.insert(0, current)  # a baseline or a folder opened by path is still the one shown
     if runs:
-        # The selectbox tells options apart by their text: runs alike but for their folder (another root,
-        # a run with overrides) are named with it.
-        labels = [r.label for r in runs]
-        names = {str(r.path): r.label if labels.count(r.label) == 1 else f"{r.label} · {r.path}" for r in runs}
+        names = state.run_names(runs)
         paths = list(names)
         index = paths.index(str(current.path)) if current is not None else None
         choice = st.sidebar.selectbox("Run", paths, index=index, placeholder="choose a run", format_func=names.get)
@@ -188,7 +187,24 @@ def run_summary(run: RunInfo) -> None:
                        + ("" if auroc is None else f" · AUROC {100 * auroc:.1f}"))
 
 
-def show_sidebar() -> None:
+def page_panel(run: RunInfo | None, page: str) -> None:
+    """Lecture mode for every figure, and this page's report: the run, its settings and the figures the
+    page draws (collected by explorer.charts as it draws them; the HTML is built on the click)."""
+    report = charts.start_page_report(page, run)
+    st.sidebar.toggle("Lecture mode", key=state.LECTURE_KEY,
+                      help="Figures for a projector: every text 14 px or larger, in dark colours.")
+    if run is not None:
+        slug = "-".join(page.lower().split())
+        st.sidebar.download_button("Download this run's report", lambda: report_html(report.page, report.runs,
+                                                                                    report.figures),
+                                   f"geom-{run.path.name}-{slug}.html", "text/html", on_click="ignore",
+                                   use_container_width=True, icon=":material/download:",
+                                   help="One HTML file, readable offline: the run's settings and metrics and "
+                                        "this page's figures, interactive.")
+
+
+def show_sidebar(page: str) -> None:
+    """The sidebar of page ``page`` (its title, which the report takes)."""
     state.recover_leftovers(tuple(map(str, state.roots())))
     run = state.current_run()
     problem = st.session_state.pop(state.PROBLEM_KEY, None)
@@ -196,6 +212,7 @@ def show_sidebar() -> None:
         st.sidebar.warning(problem)
     if run is not None:
         run_summary(run)
+    page_panel(run, page)
     train_panel()
     with st.sidebar:  # after the Train button, so a job it just queued shows (and polls) at once
         polling = any(j.active for j in JOBS.jobs())

@@ -35,9 +35,12 @@ from core.scores import RunScores
 from core.threshold import NO_THRESHOLD, SavedThreshold, saved_threshold
 
 RUN_KEY = "geom_run_path"
+COMPARE_KEY = "geom_compare_path"  # the run the Compare page sets beside the chosen one
+LECTURE_KEY = "geom_lecture_mode"  # the sidebar's Lecture mode toggle (explorer.charts applies it)
 URL_PARAM = "run"  # ?run=<run folder> selects a run (see current_run)
+COMPARE_PARAM = "compare"  # ?compare=<run folder> sets the Compare page's second run (see compare_run)
 IMAGE_PARAM = "image"  # ?image=<dataset test index> opens one image on the Transforms and Attributions pages
-URL_SEEN_KEY = "geom_run_url_seen"
+URL_SEEN_KEY = "geom_run_urls_seen"  # query parameter -> the last link value applied
 PROBLEM_KEY = "geom_run_problem"  # why a run named by a link or chosen earlier could not be opened
 SESSION_ID_KEY = "geom_session_id"
 RESULTS_KEPT = 64  # per page, in result_store
@@ -142,11 +145,35 @@ def select_run(path: Path | str) -> None:
     st.session_state[RUN_KEY] = str(Path(path).resolve())
 
 
-def open_folder(value: str) -> str | None:
-    """Select the run folder ``value`` (a ``?run=`` link or a typed path); None, or why it cannot be opened.
+def select_compare(path: Path | str) -> None:
+    """Set the Compare page's second run."""
+    st.session_state[COMPARE_KEY] = str(Path(path).resolve())
 
-    Only folders inside roots() open (core.runs.resolve_run_folder), so neither a link nor a typed
-    path can make the server read arbitrary folders.
+
+def lecture_mode() -> bool:
+    """Whether this session draws its figures for a lecture hall (the sidebar's toggle)."""
+    return bool(st.session_state.get(LECTURE_KEY, False))
+
+
+def run_names(runs: list[RunInfo]) -> dict[str, str]:
+    """Run folder -> a name for a selectbox. A selectbox tells options apart by their text, so runs alike
+    but for their folder are named with its name (a run with overrides), or its path (another root)."""
+    labels = [r.label for r in runs]
+    named = [f"{r.label} · {r.path.name}" for r in runs]
+
+    def name(run: RunInfo, with_folder: str) -> str:
+        if labels.count(run.label) == 1:
+            return run.label
+        return with_folder if named.count(with_folder) == 1 else f"{run.label} · {run.path}"
+
+    return {str(r.path): name(r, n) for r, n in zip(runs, named, strict=True)}
+
+
+def open_folder(value: str) -> str | None:
+    """Select the run folder ``value`` (a typed path); None, or why it cannot be opened.
+
+    Only folders inside roots() open (core.runs.resolve_run_folder), as for links, so a typed path
+    cannot make the server read arbitrary folders.
     """
     try:
         select_run(resolve_run_folder(value, roots()))
@@ -155,15 +182,32 @@ def open_folder(value: str) -> str | None:
     return None
 
 
-def _apply_url_run() -> None:
-    """Select the run named by ``?run=`` once per distinct link, so later sidebar choices stick."""
-    value = st.query_params.get(URL_PARAM)
-    if not value or st.session_state.get(URL_SEEN_KEY) == value:
-        return
-    st.session_state[URL_SEEN_KEY] = value
-    problem = open_folder(value)
-    if problem:
-        st.session_state[PROBLEM_KEY] = f"The link's run cannot be opened: {problem}"
+def _apply_links() -> None:
+    """Open the runs named by ``?run=`` and ``?compare=`` once per distinct link, so later choices in the
+    sidebar or on the Compare page stick; a link that cannot be opened is said in the sidebar."""
+    seen = st.session_state.setdefault(URL_SEEN_KEY, {})
+    for param, key, what in ((URL_PARAM, RUN_KEY, "run"), (COMPARE_PARAM, COMPARE_KEY, "run to compare with")):
+        value = st.query_params.get(param)
+        if not value or seen.get(param) == value:
+            continue
+        seen[param] = value
+        try:
+            st.session_state[key] = str(resolve_run_folder(value, roots()))
+        except ValueError as exc:
+            st.session_state[PROBLEM_KEY] = f"The link's {what} cannot be opened: {exc}"
+
+
+def _session_run(key: str) -> RunInfo | None:
+    """The run folder kept under session key ``key``, or None (also when its folder has gone)."""
+    path = st.session_state.get(key)
+    if not path:
+        return None
+    try:
+        return read_run(path)
+    except (OSError, ValueError) as exc:  # deleted or damaged since it was chosen
+        st.session_state.pop(key, None)
+        st.session_state[PROBLEM_KEY] = f"The chosen run cannot be opened any more: {exc}"
+        return None
 
 
 def current_run() -> RunInfo | None:
@@ -172,16 +216,14 @@ def current_run() -> RunInfo | None:
     A ``?run=<path>`` query parameter (absolute, or relative to the results folder) selects a run,
     which makes links to a run shareable and lets a headless browser open a page with a run chosen.
     """
-    _apply_url_run()
-    path = st.session_state.get(RUN_KEY)
-    if not path:
-        return None
-    try:
-        return read_run(path)
-    except (OSError, ValueError) as exc:  # deleted or damaged since it was chosen
-        st.session_state.pop(RUN_KEY, None)
-        st.session_state[PROBLEM_KEY] = f"The chosen run cannot be opened any more: {exc}"
-        return None
+    _apply_links()
+    return _session_run(RUN_KEY)
+
+
+def compare_run() -> RunInfo | None:
+    """The run the Compare page sets beside the chosen one (``?compare=<path>`` sets it too), or None."""
+    _apply_links()
+    return _session_run(COMPARE_KEY)
 
 
 def require_run() -> RunInfo:
@@ -260,6 +302,11 @@ def image_link(run: RunInfo, page: str, index: int) -> str:
     ``index`` of ``run``: every page numbers an image by its index in the dataset's test set, so a
     number seen on one page finds the same image on another."""
     return f"{page}?{urlencode({URL_PARAM: str(run.path), IMAGE_PARAM: index})}"
+
+
+def compare_link(run: RunInfo, other: RunInfo) -> str:
+    """A relative link to the Compare page opened on ``run`` beside ``other``."""
+    return f"compare?{urlencode({URL_PARAM: str(run.path), COMPARE_PARAM: str(other.path)})}"
 
 
 def image_links(run: RunInfo, index: int) -> str:

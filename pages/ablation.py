@@ -16,10 +16,11 @@ from core.ablation import (
     transformed_examples,
 )
 from core.data import DATASETS, DataError, load_dataset, resolve_data_dir
-from core.metrics import mean_sem
+from core.metrics import mean_sem_text
 from core.train import TrainProgress
 from core.transforms import TRANSFORM_SETS
 from explorer import state
+from explorer.charts import show
 from explorer.figures.section6 import confusion_figure, seed_auroc_figure, transform_examples_figure
 from explorer.figures.style import STATIC_CHART
 
@@ -126,7 +127,7 @@ st.caption(f"Test images of the normal class ({normal_label}) and of the anomaly
            "under each transform.")
 examples = transformed_examples(spec, prepared, per_class=3)
 titles = {"normal": f"normal {normal_label}", "anomaly": f"anomaly {anomaly_label}"}
-st.plotly_chart(transform_examples_figure(examples, tset.names, titles), width="content", config=STATIC_CHART)
+show(transform_examples_figure(examples, tset.names, titles), width="content", config=STATIC_CHART)
 
 store = state.result_store("ablation")  # keyed by (spec, seed): the same experiment never retrains
 seeds = list(range(int(n_seeds)))
@@ -151,26 +152,28 @@ if not done:
 
 st.subheader("Result")
 values = [r.auroc["dirichlet"] for r in done]
-mean, sem = mean_sem(values)
+mean = float(np.mean(values))
 paper = paper_auroc_for(spec)
 c1, c2, c3 = st.columns(3)
-c1.metric(f"AUROC over {len(done)} seed(s)", f"{mean:.3f} ± {sem:.3f}",
-          None if paper is None else f"{mean - paper:+.3f} vs paper's {paper:.3f}", delta_color="off")
+c1.metric(f"AUROC over {len(done)} seed(s)", mean_sem_text(values),
+          None if paper is None else f"{mean - paper:+.3f} vs paper's {paper:.3f}", delta_color="off",
+          help="Mean ± standard error over the seeds (one seed: its AUROC alone).")
 c2.metric("Right transform recognised: normal", f"{100 * np.mean([r.accuracy_normal for r in done]):.0f}%")
 c3.metric("… anomalies", f"{100 * np.mean([r.accuracy_anomalous for r in done]):.0f}%")
 if missing:
     st.caption(f"{len(missing)} of {len(seeds)} seeds not trained yet.")
 left, right = st.columns([3, 2])
-confusion = [np.mean([r.confusion_normal for r in done], 0), np.mean([r.confusion_anomalous for r in done], 0)]
-left.plotly_chart(confusion_figure(*confusion, tset.names, normal_label, anomaly_label), config=STATIC_CHART)
+softmax = [np.mean([r.mean_softmax_normal for r in done], 0), np.mean([r.mean_softmax_anomalous for r in done], 0)]
+show(confusion_figure(*softmax, tset, normal_label, anomaly_label), left, config=STATIC_CHART)
 rows = [(choice if choice != "your own" else "this experiment", values, paper)]
 for key, p in PAPER_ABLATIONS.items():  # the paper's other experiments, where trained at the same steps
     other = replace(p.spec, dataset=paper_dataset, steps=spec.steps, network=spec.network)
     got = [r.auroc["dirichlet"] for r in (store.get((other.key(), s)) for s in seeds) if r is not None]
     if other != spec and got:
         rows.append((key, got, p.paper_auroc))
-right.plotly_chart(seed_auroc_figure(rows), config=STATIC_CHART)
-st.caption("Confusion: row = the transform applied, column = the classifier's guess, averaged over seeds. "
-           "The detector works when the normal images sit on the diagonal and the anomalies do not. "
+show(seed_auroc_figure(rows), right, config=STATIC_CHART)
+st.caption("Mean probabilities: row = the transform applied, column = the transform guessed, the classifier's "
+           "softmax averaged over the test images and seeds. The detector works when the normal images put "
+           "their probability on the diagonal and the anomalies do not. "
            f"Scores: Dirichlet; simplified score AUROC {np.mean([r.auroc['simple'] for r in done]):.3f}. "
            f"{done[0].n_normal} normal and {done[0].n_anomalous} anomalous test images.")

@@ -9,8 +9,10 @@ from core.ascent import PAPER_ASCENT, AscentSettings, gradient_ascent, to_uint8,
 from core.data import DataError, load_dataset
 from core.detector import SCORE_METHODS
 from core.images import ImageFileError, load_image_file
+from core.scores import format_score
 from core.train import TrainProgress
 from explorer import state
+from explorer.charts import show
 from explorer.figures.section6 import ascent_comparison_figure, frames_figure, score_curve_figure
 from explorer.figures.style import STATIC_CHART
 
@@ -99,7 +101,7 @@ key = (source, str(run.path) if run else None, caption, settings)
 if st.button("Run gradient ascent", type="primary"):
     bar = st.progress(0.0, text="starting…")
     result = gradient_ascent(det, image[None], settings,
-                             lambda s, n, v: bar.progress(s / n, text=f"step {s}/{n} · score {v:.4g}"))
+                             lambda s, n, v: bar.progress(s / n, text=f"step {s}/{n} · score {format_score(v)}"))
     st.session_state["ascent_result"] = (key, result)
 
 stored = st.session_state.get("ascent_result")
@@ -110,12 +112,13 @@ result = stored[1]
 summary = result.summary()
 c1, c2, c3 = st.columns(3)
 before, after = summary[f"{method}_before"], summary[f"{method}_after"]
-c1.metric(f"{method} score before", f"{before:.4g}")
-c2.metric(f"{method} score after", f"{after:.4g}", f"{after - before:+.3g}")
+c1.metric(f"{method} score before", format_score(before))
+change = ("-" if after < before else "+") + format_score(abs(after - before))
+c2.metric(f"{method} score after", format_score(after), change)
 c3.metric("Mean |pixel change|", f"{summary['mean_abs_change']:.3f}", help="Pixels live in [-1, 1].")
 frames = to_uint8(result.frames[:, 0])
 f_scores = result.scores[result.frame_steps, 0]
 left, right = st.columns([1, 2])
-left.plotly_chart(frames_figure(frames, result.frame_steps, f_scores), width="content", config=STATIC_CHART)
-right.plotly_chart(score_curve_figure({m: c[:, 0] for m, c in result.curves.items()}, method), config=STATIC_CHART)
-st.plotly_chart(ascent_comparison_figure(frames[0], frames[-1], result.difference[0]), config=STATIC_CHART)
+show(frames_figure(frames, result.frame_steps, f_scores), left, width="content", config=STATIC_CHART)
+show(score_curve_figure({m: c[:, 0] for m, c in result.curves.items()}, method), right, config=STATIC_CHART)
+show(ascent_comparison_figure(frames[0], frames[-1], result.difference[0]), config=STATIC_CHART)

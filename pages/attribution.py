@@ -8,8 +8,9 @@ import streamlit as st
 from core.detector import SCORE_METHODS, GeomDetector
 from core.explain import METHODS, Attribution, ExplainSettings, explain_score, explain_transforms
 from core.runs import RunInfo
-from core.scores import RunScores
+from core.scores import RunScores, format_score
 from explorer import state
+from explorer.charts import show
 from explorer.figures.section6 import attribution_overlay_figure, cases_caption
 from explorer.figures.style import STATIC_CHART
 
@@ -69,7 +70,10 @@ scores = state.run_scores(run)
 names = meta["class_names"]
 
 c1, c2, c3 = st.columns(3)
-method = c1.radio("Method", list(METHODS), index=1, format_func=METHODS.get, help="\n\n".join(HELP.values()))
+# Integrated Gradients by default: its map adds up to the score difference it explains (completeness),
+# so what a reader sees is the score's own account of the image; Saliency is only a local slope.
+method = c1.radio("Method", list(METHODS), index=list(METHODS).index("ig"), format_func=METHODS.get,
+                  help="\n\n".join(HELP.values()))
 score = c2.radio("Score", SCORE_METHODS, format_func=lambda m: {"dirichlet": "Dirichlet", "simple": "simplified"}[m])
 with c3:
     n_steps = st.slider("IG steps", 8, 128, 32, 8, disabled=method != "ig")
@@ -96,11 +100,11 @@ pair = (typical, chosen)
 attr = attributions(run, det, data.x_test, pair, settings)
 titles = [caption(scores, score, i, names[int(data.y_test[i])], prefix)
           for i, prefix in ((typical, "typical normal"), (chosen, pick))]
-st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], list(attr.pixel_maps()), titles),
-                key="score-pair", config=STATIC_CHART)
+show(attribution_overlay_figure([data.x_test[i] for i in pair], list(attr.pixel_maps()), titles),
+     key="score-pair", config=STATIC_CHART)
 if attr.delta is not None:
-    st.caption(f"Integrated Gradients completeness: the map sums to {attr.maps[1].sum():.4g}; "
-               f"score(image) − score(black) = {attr.value[1] - attr.baseline_value[1]:.4g} "
+    st.caption(f"Integrated Gradients completeness: the map sums to {format_score(attr.maps[1].sum())}; "
+               f"score(image) − score(black) = {format_score(attr.value[1] - attr.baseline_value[1])} "
                f"(error {attr.delta[1]:+.3g}; more steps make it smaller).")
 
 st.subheader("One transform: what lets the classifier recognise it")
@@ -113,8 +117,8 @@ t = st.selectbox("Transform", range(len(tnames)), index=default_t, format_func=l
                  help="Defaults to the transform the classifier recognises worst on the chosen image.")
 parts = attributions(run, det, data.x_test, pair, settings, t)
 titles = [f"{title.split(' · ')[0]}: log p = {p.value[0]:.3g}" for title, p in zip(titles, parts, strict=True)]
-st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in pair], [p.pixel_maps()[0] for p in parts], titles),
-                key="transform-pair", config=STATIC_CHART)
+show(attribution_overlay_figure([data.x_test[i] for i in pair], [p.pixel_maps()[0] for p in parts], titles),
+     key="transform-pair", config=STATIC_CHART)
 
 st.subheader("Where the model goes wrong")
 st.caption(f"The {N_CASES} anomalies with the highest scores and the {N_CASES} normal images with the lowest, "
@@ -132,6 +136,6 @@ for label, group in (("False positives (anomalies called normal)", cases["false_
     st.markdown(f"**{label}**")
     a = attributions(run, det, data.x_test, idx, case_settings)
     tile_titles = [f"#{c.test_index} · {cases_caption(names[c.label], c.score, c.percentile)}" for c in group]
-    st.plotly_chart(attribution_overlay_figure([data.x_test[i] for i in idx], list(a.pixel_maps()), tile_titles,
-                                               tile_px=200), key=f"cases-{label}", config=STATIC_CHART)
+    show(attribution_overlay_figure([data.x_test[i] for i in idx], list(a.pixel_maps()), tile_titles, tile_px=200),
+         key=f"cases-{label}", config=STATIC_CHART)
     st.caption(" ".join(f"#{c.test_index}: {state.image_links(run, c.test_index)}." for c in group))

@@ -14,21 +14,20 @@ import torch
 from core.data import DataError
 from core.transforms import TransformSet
 from explorer import state
-from explorer.figures.gallery import grid_order, transform_grid
+from explorer.charts import show
 from explorer.figures.style import STATIC_CHART
+from explorer.figures.transforms import transform_grid
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def transforms_picture(dataset_name: str, cls: int, pick: int) -> go.Figure:
-    """The 72 transforms of one training image of class ``cls``: 8 rows (flip x rotation) of 9 shifts."""
+    """The 72 transforms of one training image of class ``cls``: 8 rows (flip and rotation) of 9 shifts."""
     data = state.dataset(dataset_name)
     members = np.flatnonzero(data.y_train == cls) if cls < data.num_classes else np.arange(len(data.y_train))
     image = data.x_train[members[pick % len(members)]]
     ts = TransformSet.paper(data.image_size)
     x = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
-    out = ts.apply_all(x).permute(0, 2, 3, 1).numpy()
-    order = grid_order(ts.transforms)
-    return transform_grid(out[order], [ts.names[i] for i in order])
+    return transform_grid(ts.apply_all(x).permute(0, 2, 3, 1).numpy(), ts, tile_px=80)
 
 
 st.title("GEOM Explorer")
@@ -51,9 +50,10 @@ run = state.current_run()
 name, cls = (run.meta["dataset"], int(run.meta["normal_class"])) if run else ("digits", 7)
 st.subheader(f"The 72 transforms of a {name} training image")
 pick = st.number_input("Another image", min_value=0, value=0, step=1,
-                       help="Rows: flip and rotation; columns: the 9 shifts by a quarter of the side (edges mirrored).")
+                       help="Rows: rotation, unflipped then flipped; columns: the 9 shifts by a quarter of the side "
+                            "(edges mirrored). Every matrix and grid of the explorer orders the transforms so.")
 try:
-    st.plotly_chart(transforms_picture(name, cls, int(pick)), width="content", config=STATIC_CHART)
+    show(transforms_picture(name, cls, int(pick)), width="content", config=STATIC_CHART)
 except DataError as exc:
     st.warning(f"Cannot load {name} here: {exc}")
 
@@ -68,5 +68,7 @@ st.markdown(
    and the test images on either side of a threshold you move.
 3. **Transforms**: which of the 72 transforms the model recognises on normal images and on anomalies.
 4. **Score your image**: upload a picture and see where it lands.
+5. **Compare two runs**: train a second run (another seed, preset, class or set of transforms) and set the two
+   side by side.
 """
 )

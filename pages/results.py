@@ -28,6 +28,7 @@ from core.reproduce import (
 )
 from core.runs import DamagedRunError
 from explorer import state
+from explorer.charts import show
 from explorer.figures.results import class_bar_chart, roc_overlay, short_class_label
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ stem = f"{dataset}_{preset}_{metric}"
 a.download_button("Download CSV", table_csv(table), f"{stem}.csv", "text/csv")
 b.download_button("Download Markdown", table_markdown(table), f"{stem}.md", "text/markdown")
 
-st.plotly_chart(class_bar_chart(table), width="stretch")
+show(class_bar_chart(table), width="stretch")
 
 st.subheader("ROC curves for one class")
 with_runs = [c for c in range(len(class_names)) if any(c in runs[m] for m in methods)]
@@ -107,8 +108,7 @@ for m in methods:
     ref = paper_value(dataset, cls, "auroc", run.meta.get("paper_method", "geom"))
     paper[m] = None if ref is None else ref.mean
     seeds.append(f"{method_title(m)} seed {run.meta['seed']}")
-st.plotly_chart(roc_overlay(curves, f"ROC, normal class {short_class_label(table, cls)} vs the rest", paper),
-                width="stretch")
+show(roc_overlay(curves, f"ROC, normal class {short_class_label(table, cls)} vs the rest", paper), width="stretch")
 st.caption("One run per method (" + ", ".join(seeds) + "). Normal is the positive class; the legend gives "
            "each AUROC, with the paper's where it has one.")
 missing = [method_title(m) for m in methods if cls not in runs[m]]

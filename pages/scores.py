@@ -15,9 +15,10 @@ from core.data import DataError
 from core.metrics import NO_ANOMALIES, auroc_per_class, rates_at_threshold, threshold_at_tpr
 from core.paper_tables import paper_value
 from core.runs import DamagedRunError, RunInfo
-from core.scores import format_score
+from core.scores import dirichlet_scale_note, format_score
 from core.threshold import SavedThreshold, is_anomaly
 from explorer import state
+from explorer.charts import show
 from explorer.figures.gallery import display_images
 from explorer.figures.history import training_curves_figure
 from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
@@ -41,8 +42,8 @@ def training_panel(run: RunInfo) -> None:
                        "or by a method without a training loop.")
             return
         last = history[-1]
-        st.plotly_chart(training_curves_figure(history, f"Training · final loss {last['loss']:.3f} · "
-                                                        f"accuracy {100 * last['accuracy']:.1f}%"))
+        show(training_curves_figure(history, f"Training · final loss {last['loss']:.3f} · "
+                                             f"accuracy {100 * last['accuracy']:.1f}%"))
 
 
 def saved_threshold_caption(saved: SavedThreshold) -> str:
@@ -62,8 +63,8 @@ def normal_only(run: RunInfo, method: str, score: np.ndarray, score_name: str) -
         flagged = float(is_anomaly(-score, saved.anomaly_score).mean())
         st.caption(f"{saved_threshold_caption(saved)} It calls {100 * flagged:.1f}% of these normal test images "
                    "anomalous.")
-    st.plotly_chart(score_histogram(np.ones(len(score), bool), score, None, score_name,
-                                    saved_threshold=None if saved is None else saved.normality))
+    show(score_histogram(np.ones(len(score), bool), score, None, score_name,
+                         saved_threshold=None if saved is None else saved.normality))
     training_panel(run)
 
 
@@ -87,14 +88,11 @@ for col, (m, label) in zip(st.columns(3), METRICS.items(), strict=True):
                "The paper reports no number for this dataset.")
 st.caption(f"{len(score)} test images, {int(is_normal.sum())} normal · {meta['preset']} preset · seed {meta['seed']}")
 if method == "dirichlet":
-    st.caption(f"Dirichlet scores are log-likelihoods summed over every transform; their size (here "
-               f"{score.min():,.0f} to {score.max():,.0f}) depends on the model and means nothing on its own. What "
-               "counts is the order: an image's percentile among the normal test images (the *p* under the images "
-               "below) and the share of images either side of the threshold.")
+    st.caption(f"{dirichlet_scale_note(score)} It is the *p* under the images below.")
 
 left, right = st.columns(2)
-left.plotly_chart(roc_figure(is_normal, score, None if paper["auroc"] is None else paper["auroc"].mean / 100))
-right.plotly_chart(pr_figure(is_normal, score, None if paper["aupr_in"] is None else paper["aupr_in"].mean / 100))
+show(roc_figure(is_normal, score, None if paper["auroc"] is None else paper["auroc"].mean / 100), left)
+show(pr_figure(is_normal, score, None if paper["aupr_in"] is None else paper["aupr_in"].mean / 100), right)
 
 lo, hi = float(score.min()), float(score.max())
 hi = hi if hi > lo else lo + 1.0  # a slider needs a range, even if a collapsed model scores all alike
@@ -117,10 +115,9 @@ if saved is not None:
     st.caption(saved_threshold_caption(saved))
 
 left, right = st.columns(2)
-left.plotly_chart(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score",
-                                  saved_threshold=None if saved is None else saved.normality))
-right.plotly_chart(per_class_auroc_figure(auroc_per_class(s.labels, is_normal, score), names,
-                                          run.metrics[method]["auroc"]))
+show(score_histogram(is_normal, score, threshold, SCORES[method].split(" (")[0] + " score",
+                     saved_threshold=None if saved is None else saved.normality), left)
+show(per_class_auroc_figure(auroc_per_class(s.labels, is_normal, score), names, run.metrics[method]["auroc"]), right)
 
 
 training_panel(run)

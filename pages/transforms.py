@@ -10,17 +10,21 @@ from core.data import DataError
 from core.dirichlet import dirichlet_contributions
 from core.images import ImageReport, inspect_image
 from core.runs import RunInfo
-from core.scores import RunScores
+from core.scores import RunScores, dirichlet_scale_note, format_score
 from explorer import state
-from explorer.figures.gallery import display_images, grid_order
+from explorer.charts import show
+from explorer.figures.gallery import display_images
+from explorer.figures.style import STATIC_CHART
 from explorer.figures.transforms import (
     contribution_bars,
     per_transform_accuracy_bars,
+    softmax_difference_heatmap,
     softmax_heatmap,
-    transformed_grid,
+    transform_grid,
 )
 
 NORMAL_REFERENCE = 32  # normal test images whose mean contributions are the yardstick for one image
+SIDE_BY_SIDE_PX = 200  # a mean matrix's side, three to a row of a wide page
 PICKS = ("most anomalous normal image", "most normal anomaly", "most normal normal image",
          "most anomalous anomaly", "a test image by number")
 BY_NUMBER = PICKS[4]
@@ -78,13 +82,15 @@ def reference_indices(scores: RunScores) -> tuple[int, ...]:
 
 run = state.require_run()
 det, scores = state.run_detector(run), state.run_scores(run)
-names, k = det.transforms.names, len(det.transforms)
+transforms, names, k = det.transforms, det.transforms.names, len(det.transforms)
 normal = scores.is_normal
 st.title("Transforms")
 linked = state.linked_image(scores)  # read first, so a refused link is said at the top of the page
 st.markdown(f"**{run.meta['dataset']} · normal class {run.meta['class_label']} · {k} transforms.** Each image is shown "
             "to the classifier under every transform; row *t* of its matrix is the softmax of T_t(x), "
-            "column = the transform the classifier guesses. Normal images put their mass on the diagonal.")
+            "column = the transform the classifier guesses. Normal images put their mass on the diagonal. "
+            + ("Rows and columns go in blocks of one rotation (unflipped, then flipped), the shifts inside "
+               "each; hover a cell for its transforms." if k > 12 else ""))
 
 st.subheader("Mean softmax over the test set")
 stretch = st.toggle("Stretch colours to the largest probability", value=False,
@@ -94,9 +100,15 @@ zmax = None if stretch else 1.0
 groups = [("Normal", scores.mean_softmax_normal, int(normal.sum())),
           ("Anomalous", scores.mean_softmax_anomalous, int((~normal).sum()))]
 groups = [g for g in groups if g[2] > 0]
-for tab, (label, matrix, _) in zip(st.tabs([f"{g[0]} test images ({g[2]})" for g in groups]), groups,
-                                   strict=True):
-    tab.plotly_chart(softmax_heatmap(matrix, names, f"{label} test images: mean softmax", zmax))
+columns = st.columns(3)
+for column, (label, matrix, count) in zip(columns, groups, strict=False):  # no toolbar over their titles
+    show(softmax_heatmap(matrix, transforms, f"{label} ({count})", zmax, SIDE_BY_SIDE_PX), column, width="content",
+         config=STATIC_CHART)
+if len(groups) == 2:
+    show(softmax_difference_heatmap(groups[0][1], groups[1][1], transforms, "Normal − anomalous", SIDE_BY_SIDE_PX),
+         columns[2], width="content", config=STATIC_CHART)
+    st.caption("Right: where the normal images put more probability than the anomalies (blue) and less (red). "
+               "The blue diagonal is GEOM's signal: the classifier recognises the transforms on normal images.")
 largest = max(float(g[1].max()) for g in groups)
 if not stretch and largest < 0.25:
     st.caption(f"This model's mean probabilities all sit near 1/{k} (the largest is {largest:.3f}), so on the 0–1 "
@@ -104,8 +116,8 @@ if not stretch and largest < 0.25:
                f"{auroc_note(run)}; switch on *Stretch colours* to see them.")
 diag_normal = np.diagonal(scores.mean_softmax_normal)
 diag_anom = np.diagonal(scores.mean_softmax_anomalous) if (~normal).any() else None
-st.plotly_chart(per_transform_accuracy_bars(diag_normal, diag_anom, names,
-                                            "Probability of the right transform (the diagonal)"))
+show(per_transform_accuracy_bars(diag_normal, diag_anom, transforms,
+                                 "Probability of the right transform (the diagonal)"))
 weakest = np.argsort(diag_normal)[: min(5, k)]
 st.caption("Least recognised on normal images (the class looks alike under these, so they carry little signal): "
            + ", ".join(f"{names[t]} ({diag_normal[t]:.2f})" for t in weakest))
@@ -131,19 +143,17 @@ thumb, info = st.columns([1, 4])
 thumb.image(display_images(data.x_test[index][None], 96)[0], caption=f"test image #{index}")
 thumb.caption(f"[attributions]({state.image_link(run, 'attribution', index)})")
 info.markdown(f"Class **{label}** ({'normal' if normal[pos] else 'anomaly'}) · Dirichlet score "
-              f"**{dirichlet:,.1f}** (higher = more normal; {percentile:.0f}% of normal test images "
-              f"score lower or equal) · simplified score **{scores.score('simple')[pos]:.3f}**")
+              f"**{format_score(dirichlet)}** (higher = more normal; **{percentile:.0f}%** of normal test images "
+              f"score lower or equal) · simplified score **{format_score(scores.score('simple')[pos])}**")
+info.caption(dirichlet_scale_note(scores.score("dirichlet")))
 st.markdown("**Its softmax matrix**")
-st.plotly_chart(softmax_heatmap(result.softmax, names, zmax=zmax))
-st.markdown("**Its transformed versions**, with the probability the classifier gives the right transform under each"
-            + (" (rows: rotation by 0, 90, 180, 270° unflipped, then flipped; columns: the 9 shifts; "
-               "hover a tile for its name)"
-               if k == 72 else ""))
-order = grid_order(det.transforms.transforms) if k == 72 else None
-st.plotly_chart(transformed_grid(result.transformed, names, result.correct_prob, order=order), width="content")
+show(softmax_heatmap(result.softmax, transforms, zmax=zmax), width="content")
+st.markdown("**Its transformed versions**, with the probability the classifier gives the right transform under each "
+            "(rows: rotation, unflipped then flipped; columns: the shifts; hover a tile for its name)")
+show(transform_grid(result.transformed, transforms, result.correct_prob), width="content")
 reference_idx = reference_indices(scores)
 reference = normal_contributions(str(run.path), state.run_mtime(run), run.meta["dataset"], reference_idx) \
     if reference_idx else None
-st.markdown(f"**Per-transform terms of its Dirichlet score** (sum = {result.dirichlet:,.1f}, higher = more normal); "
-            f"black marks: the mean of {len(reference_idx)} normal test images, red bars fall below it")
-st.plotly_chart(contribution_bars(result.contributions, names, reference))
+st.markdown(f"**Per-transform terms of its Dirichlet score** (sum = {format_score(result.dirichlet)}, higher = more "
+            f"normal); black marks: the mean of {len(reference_idx)} normal test images, red bars fall below it")
+show(contribution_bars(result.contributions, transforms, reference))

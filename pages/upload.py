@@ -19,13 +19,14 @@ from core.images import (
 )
 from core.metrics import threshold_at_tpr
 from core.runs import RunInfo
-from core.scores import format_score
+from core.scores import dirichlet_scale_note, format_score
 from core.threshold import is_anomaly
 from explorer import state
-from explorer.figures.gallery import grid_order, on_mat
+from explorer.charts import show
+from explorer.figures.gallery import on_mat
 from explorer.figures.scores import score_histogram
 from explorer.figures.style import HIGHLIGHT_COLOR
-from explorer.figures.transforms import softmax_heatmap, transformed_grid
+from explorer.figures.transforms import softmax_heatmap, transform_grid
 
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "bmp", "webp"]
 SCORE_NAMES = {"dirichlet": "Dirichlet score", "simple": "simplified score"}
@@ -89,6 +90,8 @@ verdict_col.metric(SCORE_NAMES[method], format_score(value), help="Higher = more
 verdict_col.markdown(f"**{percentile:.0f}%** of the normal test images score at or below it (its percentile). "
                      f"The threshold {format_score(threshold)} calls {100 * tpr:.0f}% of the normal and "
                      f"{100 * fpr:.0f}% of the anomalous test images normal.")
+if method == "dirichlet":
+    verdict_col.caption(dirichlet_scale_note(s))
 if value >= threshold:
     verdict_col.success(f"**Normal** at this threshold: it looks like {run.meta['class_label']}.")
 else:
@@ -110,10 +113,9 @@ fig = score_histogram(normal, s, threshold, SCORE_NAMES[method],
 left_half = value < np.median(s)  # label on the side facing the data, clear of the legend
 fig.add_vline(x=value, line=dict(color=HIGHLIGHT_COLOR, width=3), annotation_text="your image",
               annotation_position="top right" if left_half else "top left", annotation_font_color=HIGHLIGHT_COLOR)
-st.plotly_chart(fig)
+show(fig)
 with st.expander("How the classifier sees it: its softmax matrix and transformed versions"):
-    transforms = det.transforms
-    st.plotly_chart(softmax_heatmap(report.softmax, transforms.names, "Its softmax matrix (row = applied transform)"))
-    order = grid_order(transforms.transforms) if len(transforms) == 72 else None
-    st.plotly_chart(transformed_grid(report.transformed, transforms.names, report.correct_prob, order=order,
-                                     title="p(right transform) under each transform"), width="content")
+    show(softmax_heatmap(report.softmax, det.transforms, "Its softmax matrix (row = applied transform)"),
+         width="content")
+    show(transform_grid(report.transformed, det.transforms, report.correct_prob,
+                        title="p(right transform) under each transform"), width="content")

@@ -14,6 +14,7 @@ from core.selection import AUTO
 from core.transforms import TransformSet
 from core.why import CHANCE_AUROC, Diagnosis, diagnose, reading
 from explorer import state
+from explorer.charts import show
 from explorer.figures.why import class_auroc_bars, class_transform_heatmap, pair_tiles, transform_auroc_bars
 from explorer.sidebar import queue_training
 
@@ -96,17 +97,17 @@ try:
 except DataError:
     st.caption(f"The test images of {meta['dataset']} are not available here, so no examples are shown.")
 else:
-    st.plotly_chart(pair_tiles(typical, d.pairs[:PAIRS_SHOWN], transforms,
-                               title="A typical normal test image under each pair"), width="content")
+    show(pair_tiles(typical, d.pairs[:PAIRS_SHOWN], transforms, title="A typical normal test image under each pair"),
+         width="content")
 
 st.subheader("Which transforms carry the signal")
 if d.transform_auroc is None:
     st.warning("This run's scores.npz has no per-image, per-transform probabilities (correct_prob), so the "
                "transforms cannot be ranked one by one. Runs trained now store them; retrain this one to see them.")
 else:
-    st.plotly_chart(transform_auroc_bars(d.transform_auroc, d.names,
-                                         "Each transform alone: AUROC of its probability of the right transform"))
-    st.plotly_chart(class_transform_heatmap(d.class_transform_auroc, [class_names[c] for c in d.classes], d.names,
-                                            "Against each anomalous class"))
-st.plotly_chart(class_auroc_bars(d.class_auroc, class_names, "The whole score per anomalous class"))
+    show(transform_auroc_bars(d.transform_auroc, d.names,
+                              "Each transform alone: AUROC of its probability of the right transform"))
+    show(class_transform_heatmap(d.class_transform_auroc, [class_names[c] for c in d.classes], transforms,
+                                 "Against each anomalous class"))
+show(class_auroc_bars(d.class_auroc, class_names, "The whole score per anomalous class"))
 retrain_panel(run, transforms, d)

@@ -14,7 +14,6 @@ import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 
-from core.transforms import Transform
 from explorer.figures.style import HIGHLIGHT_COLOR
 
 
@@ -104,21 +103,3 @@ def image_grid(images: np.ndarray, captions: Sequence[str] | None = None, ncols:
                       width=int(ncols * (w + pad) * scale) + 10,
                       height=int(nrows * (h + gap + pad) * scale) + top + 5)
     return fig
-
-
-def grid_order(transforms: Sequence[Transform]) -> list[int]:
-    """An order that lays the paper's 72 transforms out as 8 rows (flip x rotation) of 9 shifts.
-
-    Any transform set works; this only sorts by (flip, rotation, vertical, horizontal shift).
-    """
-    return sorted(range(len(transforms)),
-                  key=lambda i: (transforms[i].flip, transforms[i].rot % 4, transforms[i].shift_rows,
-                                 transforms[i].shift_cols))
-
-
-def transform_grid(images: np.ndarray, names: Sequence[str], ncols: int = 9, tile_px: int = 80,
-                   title: str | None = None) -> go.Figure:
-    """Every transformed version of one image, each labelled with its transform's name."""
-    if len(images) != len(names):
-        raise ValueError(f"{len(images)} images but {len(names)} names")
-    return image_grid(images, list(names), ncols=ncols, tile_px=tile_px, caption_px=36, font_size=10, title=title)

@@ -93,7 +93,8 @@ def score_histogram(is_normal: np.ndarray, scores: np.ndarray, threshold: float 
                       annotation_text="threshold", annotation_position="top")
     if saved_threshold is not None:
         fig.add_vline(x=saved_threshold, line=dict(color=OTHER_COLOR, dash="dash"),
-                      annotation_text="saved threshold", annotation_position="bottom")
+                      annotation_text="saved threshold", annotation_position="bottom left",
+                      annotation_bgcolor="rgba(255, 255, 255, 0.8)")  # inside the plot, clear of the tick labels
     fig.update_layout(barmode="overlay", title="Score histogram",
                       margin=_MARGIN, legend=dict(x=0.01, y=0.99))
     fig.update_xaxes(title=f"{score_name} (higher = more normal)")

@@ -13,6 +13,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.metrics import mean_sem, mean_sem_text
+from core.scores import format_score
+from explorer.figures.order import NAMED_UP_TO, Transforms, transform_order
 from explorer.figures.style import ANOMALY_COLOR, NORMAL_COLOR, PAPER_COLOR
 
 # Diverging, transparent in the middle: an attribution overlay shows only where it is large.
@@ -69,22 +72,30 @@ def transform_examples_figure(examples: Mapping[str, np.ndarray], transform_name
     return _clean_axes(fig)
 
 
-def confusion_figure(confusion_normal: np.ndarray, confusion_anomalous: np.ndarray, transform_names: Sequence[str],
+def confusion_figure(softmax_normal: np.ndarray, softmax_anomalous: np.ndarray, transforms: Transforms,
                      normal_label: str = "normal", anomaly_label: str = "anomalous") -> go.Figure:
-    """The transform classifier's confusion (row: transform applied, column: predicted) on both groups."""
-    cn, ca = np.asarray(confusion_normal, float), np.asarray(confusion_anomalous, float)
-    k = len(transform_names)
+    """The transform classifier's mean softmax (row: transform applied, column: predicted) on both groups.
+
+    Mean probabilities rather than the share of argmax wins: a classifier that picks the right
+    transform on every image with p = 0.51 and one that is sure of it look alike by their wins, and
+    the Dirichlet score sees the difference. Rows and columns in the transforms' display order.
+    """
+    layout = transform_order(transforms)
+    k = len(layout.order)
+    cn, ca = np.asarray(softmax_normal, float), np.asarray(softmax_anomalous, float)
     if cn.shape != (k, k) or ca.shape != (k, k):
-        raise ValueError(f"confusion matrices must be {k}x{k}, got {cn.shape} and {ca.shape}")
+        raise ValueError(f"softmax matrices must be {k}x{k}, got {cn.shape} and {ca.shape}")
+    order = list(layout.order)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.12,
                         subplot_titles=[f"normal test images ({normal_label})", f"anomalies ({anomaly_label})"])
-    names = list(transform_names)
+    names = layout.names
     for col, m in ((1, cn), (2, ca)):
-        text = [[f"{100 * v:.0f}%" for v in row] for row in m] if k <= 12 else None
+        m = m[np.ix_(order, order)]
+        text = [[f"{v:.2f}" for v in row] for row in m] if k <= NAMED_UP_TO else None
         fig.add_trace(go.Heatmap(z=m, x=names, y=names, zmin=0, zmax=1, colorscale="Blues", showscale=col == 2,
                                  text=text, texttemplate="%{text}" if text else None,
-                                 hovertemplate="applied %{y}<br>predicted %{x}<br>%{z:.1%}<extra></extra>",
-                                 colorbar=dict(title="share", tickformat=".0%")), row=1, col=col)
+                                 hovertemplate="applied %{y}<br>predicted %{x}<br>mean p %{z:.3f}<extra></extra>",
+                                 colorbar=dict(title="mean p")), row=1, col=col)
         fig.update_xaxes(title_text="predicted transform", side="bottom", row=1, col=col)
         fig.update_yaxes(title_text="applied transform" if col == 1 else None, autorange="reversed", row=1, col=col)
     fig.update_layout(height=330, margin=dict(l=10, r=10, t=40, b=10))
@@ -101,16 +112,17 @@ def seed_auroc_figure(experiments: Sequence[tuple[str, Sequence[float], float | 
         v = np.asarray(values, float)
         if v.size == 0:
             continue
-        mean = float(v.mean())
-        sem = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+        mean, sem = mean_sem(v)
         fig.add_trace(go.Scatter(x=[label] * v.size, y=v, mode="markers",
                                  marker=dict(color=NORMAL_COLOR, size=7, opacity=0.5),
                                  name="seeds", legendgroup="seeds", showlegend=i == 0,
                                  hovertemplate="%{y:.3f}<extra>one seed</extra>"))
-        fig.add_trace(go.Scatter(x=[label], y=[mean], mode="markers", error_y=dict(type="data", array=[sem], width=10),
+        # One seed has no spread to show: no error bar, and no "± 0.000" that would claim one.
+        fig.add_trace(go.Scatter(x=[label], y=[mean], mode="markers",
+                                 error_y=dict(type="data", array=[sem], width=10, visible=v.size > 1),
                                  marker=dict(color=NORMAL_COLOR, size=13, symbol="diamond"), name="ours: mean ± SEM",
                                  legendgroup="mean", showlegend=i == 0,
-                                 hovertemplate=f"mean {mean:.3f} ± {sem:.3f}<extra>{v.size} seeds</extra>"))
+                                 hovertemplate=f"{mean_sem_text(v)}<extra>{v.size} seed(s)</extra>"))
         if paper is not None:
             fig.add_trace(go.Scatter(x=[label], y=[paper], mode="markers",
                                      marker=dict(color=PAPER_COLOR, size=14, symbol="x"), name="paper",
@@ -135,7 +147,7 @@ def frames_figure(frames: np.ndarray, frame_steps: Sequence[int], scores: Sequen
         raise ValueError(f"frames (F, H, W, C) and frame_steps must match, got {f.shape} and {len(frame_steps)}")
 
     def title(i: int) -> str:
-        return f"step {frame_steps[i]}" + ("" if scores is None else f" · score {scores[i]:.4g}")
+        return f"step {frame_steps[i]}" + ("" if scores is None else f" · score {format_score(scores[i])}")
 
     fig = go.Figure(data=[go.Image(z=_rgb(f[0]), hoverinfo="skip")],
                     frames=[go.Frame(data=[go.Image(z=_rgb(f[i]))], name=str(i), layout=go.Layout(title_text=title(i)))
@@ -228,4 +240,4 @@ def attribution_overlay_figure(images: Sequence[np.ndarray], maps: Sequence[np.n
 
 def cases_caption(label: str, score: float, percentile: float) -> str:
     """A short caption for a test image in a gallery: class, score and its percentile among normals."""
-    return f"{label} · p{percentile:.0f} of normals<br>score {score:.4g}"
+    return f"{label} · p{percentile:.0f} of normals<br>score {format_score(score)}"

@@ -1,7 +1,7 @@
 """Figures for the Why page: which transforms carry a run's signal, against which anomalies.
 
 Plain functions over core.why's numbers: numpy in, ``go.Figure`` out, no streamlit. Transform axes
-are drawn like the Transforms page's (explorer.figures.transforms), so names read the same on both.
+are drawn like the Transforms page's (explorer.figures.order), so transforms sit where they sit there.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import plotly.graph_objects as go
 from core.transforms import TransformSet, apply_numpy
 from core.why import CHANCE_AUROC, ConfusedPair
 from explorer.figures.gallery import image_grid
+from explorer.figures.order import Transforms, add_block_lines, check_count, name_axis, transform_axis, transform_order
 from explorer.figures.style import NORMAL_COLOR, OTHER_COLOR
-from explorer.figures.transforms import _check_names, _index_axis
 
 SCORE_COLORS = {"dirichlet": NORMAL_COLOR, "simple": OTHER_COLOR}  # the paper's score in the normal-image blue
 SCORE_NAMES = {"dirichlet": "Dirichlet", "simple": "simplified"}
@@ -33,7 +33,8 @@ def transform_auroc_bars(auroc: np.ndarray, names: Sequence[str], title: str = "
     grey bars are the transforms below CHANCE_AUROC, which carry (almost) no signal. Best first puts
     the shortest bars on the right, under the threshold's label."""
     a = np.asarray(auroc, np.float64).ravel()
-    names = _check_names(names, len(a), "auroc")
+    if len(names) != len(a):
+        raise ValueError(f"auroc has {len(a)} transforms but {len(names)} names were given")
     order = np.argsort(-a, kind="stable")
     ranked = [names[t] for t in order]
     fig = go.Figure(go.Bar(
@@ -41,21 +42,24 @@ def transform_auroc_bars(auroc: np.ndarray, names: Sequence[str], title: str = "
         marker_color=[NORMAL_COLOR if v >= CHANCE_AUROC else OTHER_COLOR for v in a[order]],
         hovertemplate="%{customdata}<br>AUROC %{y:.3f}<extra></extra>"))
     _chance_lines(fig)
-    fig.update_xaxes(_index_axis(ranked), title="transform, best first", tickangle=-90)
+    fig.update_xaxes(name_axis(ranked), title="transform, best first", tickangle=-90)
     fig.update_yaxes(title="AUROC of this transform alone", range=[min(0.0, float(a.min())), 1.02])
     fig.update_layout(title=title or None, height=420, showlegend=False,
                       margin=dict(l=10, r=10, t=50 if title else 30, b=10))
     return fig
 
 
-def class_transform_heatmap(matrix: np.ndarray, class_labels: Sequence[str], names: Sequence[str],
+def class_transform_heatmap(matrix: np.ndarray, class_labels: Sequence[str], transforms: Transforms,
                             title: str = "") -> go.Figure:
     """Anomalous class x transform: each transform's AUROC against each class alone, white at a coin
-    toss, blue where the transform catches the class, red where that class looks *more* normal."""
+    toss, blue where the transform catches the class, red where that class looks *more* normal.
+    Columns in the transforms' display order."""
     m = np.asarray(matrix, np.float64)
     if m.ndim != 2 or m.shape[0] != len(class_labels):
         raise ValueError(f"expected ({len(class_labels)}, k) AUROCs, got shape {m.shape}")
-    names = _check_names(names, m.shape[1], "the matrix")
+    layout = transform_order(transforms)
+    check_count(m.shape[1], layout, "the matrix")
+    m, names = m[:, list(layout.order)], layout.names
     rows = list(class_labels)
     custom = np.empty(m.shape + (2,), dtype=object)
     custom[..., 0] = np.asarray(rows, dtype=object)[:, None]
@@ -64,12 +68,12 @@ def class_transform_heatmap(matrix: np.ndarray, class_labels: Sequence[str], nam
         z=m, x=list(range(m.shape[1])), y=list(range(len(rows))), customdata=custom, zmin=0.0, zmax=1.0, zmid=0.5,
         colorscale="RdBu", colorbar=dict(title="AUROC", thickness=12),
         hovertemplate="anomalies: %{customdata[0]}<br>transform: %{customdata[1]}<br>AUROC %{z:.3f}<extra></extra>"))
-    fig.update_xaxes(_index_axis(names), title="transform", tickangle=-90)
+    fig.update_xaxes(transform_axis(layout), title="transform", tickangle=0 if layout.grouped else -90)
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(rows))), ticktext=rows, autorange="reversed",
                      title="anomalous class")
     fig.update_layout(title=title or None, height=200 + 26 * len(rows),
                       margin=dict(l=10, r=10, t=50 if title else 10, b=10))
-    return fig
+    return add_block_lines(fig, layout, "x", color="#333333")
 
 
 def class_auroc_bars(by_method: Mapping[str, Mapping[int, float]], class_labels: Mapping[int, str],

@@ -47,12 +47,25 @@ def test_ablation_page_trains_a_custom_experiment_on_digits(tmp_path: Path, monk
     value = next(m.value for m in at.metric if m.label.startswith("AUROC"))
     mean = float(value.split("±")[0])
     assert 0.0 <= mean <= 1.0
-    assert len(at.get("plotly_chart")) == 3  # examples, confusion, seeds
+    assert len(at.get("plotly_chart")) == 3  # examples, mean softmax, seeds
+    assert any("Mean probabilities" in c.value for c in at.caption)
     # A second visit shows the cached result without a button.
     again = open_page(new_app(TIMEOUT_S).run(), "ablation.py")
     again = choose_digits_experiment(again)
     assert not any(b.label.startswith("Train") and "model" in b.label for b in again.button)
     assert "AUROC over 2 seed(s)" in [m.label for m in again.metric]
+
+
+@pytest.mark.slow
+def test_ablation_page_with_one_seed_claims_no_spread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path / "results"))
+    at = choose_digits_experiment(open_page(new_app(TIMEOUT_S).run(), "ablation.py"))
+    widget(at.main.number_input, "Seeds").set_value(1)
+    widget(at.main.number_input, "Training steps").set_value(4)  # not the other test's experiment
+    at = next(b for b in at.run().button if b.label.startswith("Train 1 model")).click().run()
+    assert not exceptions(at), exceptions(at)
+    value = next(m.value for m in at.metric if m.label == "AUROC over 1 seed(s)")
+    assert "±" not in value and 0.0 <= float(value) <= 1.0
 
 
 @pytest.mark.slow
@@ -73,12 +86,14 @@ def test_ascent_page_with_the_tiny_run(tiny_run, tiny_results_env: Path) -> None
 def test_attribution_page_with_the_tiny_run(tiny_run, tiny_results_env: Path) -> None:
     at = page_with_run("attribution.py", tiny_run.path, TIMEOUT_S)
     assert not exceptions(at), exceptions(at)
-    # Saliency by default: score pair, one-transform pair, false positives (+ false negatives).
+    # Integrated Gradients by default: score pair, one-transform pair, false positives (+ false negatives).
+    assert widget(at.main.radio, "Method").value == "ig"
     assert len(at.get("plotly_chart")) >= 3
     assert any("Where the model goes wrong" in h.value for h in at.subheader)
-    at = widget(at.main.radio, "Method").set_value("ig").run()
-    assert not exceptions(at), exceptions(at)
     assert any("completeness" in c.value for c in at.caption)
+    at = widget(at.main.radio, "Method").set_value("saliency").run()
+    assert not exceptions(at), exceptions(at)
+    assert not any("completeness" in c.value for c in at.caption)
 
 
 def test_attribution_page_without_a_run_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

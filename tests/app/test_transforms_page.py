@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -24,12 +25,18 @@ def image_picker(at: AppTest):
     return next(s for s in at.selectbox if s.label == "Image")
 
 
+def chart_specs(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
 def test_renders_group_and_image_figures(page: AppTest, tiny_run) -> None:
     normal = tiny_run.scores()["is_normal"]
-    assert [t.label for t in page.tabs][:2] == [f"Normal test images ({normal.sum()})",
-                                                f"Anomalous test images ({(~normal).sum()})"]
-    # 2 mean matrices + accuracy bars + one image's matrix, grid and contributions
-    assert len(page.get("plotly_chart")) == 6
+    specs = chart_specs(page)
+    # normal, anomalous and their difference side by side + accuracy bars + one image's matrix, grid, terms
+    assert len(specs) == 7 and not page.tabs
+    assert [s["layout"]["title"]["text"] for s in specs[:3]] == [
+        f"Normal test images ({normal.sum()})", f"Anomalous test images ({(~normal).sum()})", "Normal − anomalous"]
+    assert specs[2]["data"][0]["zmid"] == 0
     assert any("Least recognised" in c.value for c in page.caption)
     assert image_picker(page).options == list(PICKS)
 
@@ -38,7 +45,7 @@ def test_renders_group_and_image_figures(page: AppTest, tiny_run) -> None:
 def test_every_pick_renders(page: AppTest, how: str) -> None:
     image_picker(page).set_value(how).run()
     assert not page.exception, page.exception
-    assert len(page.get("plotly_chart")) == 6
+    assert len(page.get("plotly_chart")) == 7
     wants_anomaly = how.endswith("anomaly")
     assert any(("(anomaly)" if wants_anomaly else "(normal)") in m.value for m in page.markdown) or how == PICKS[-1]
 
@@ -106,5 +113,27 @@ def test_without_the_dataset_shows_the_group_figures_and_a_warning(tiny_run, tmp
     monkeypatch.setenv("GEOM_RESULTS_DIR", str(tmp_path))
     at = page_with_run("transforms.py", run_path, timeout_s=120)
     assert not at.exception, at.exception
-    assert len(at.get("plotly_chart")) == 3  # two mean matrices and the accuracy bars
+    assert len(at.get("plotly_chart")) == 4  # two mean matrices, their difference and the accuracy bars
     assert any("not available here" in w.value for w in at.warning)
+
+
+def test_home_and_transforms_pages_draw_the_transforms_in_one_order(page: AppTest, tiny_run) -> None:
+    """The Home grid, the mean matrices, the bars and the one image's matrix, grid and terms: the same
+    sequence of transforms, the one of explorer.figures.order, and blocks named on the matrices' axes."""
+    from core.transforms import TransformSet
+    from explorer.figures.order import transform_order
+    from tests.app_fixtures import open_page
+
+    expected = transform_order(TransformSet.paper(32)).names
+    specs = chart_specs(page)
+
+    def grid(spec: dict) -> list[str]:
+        return [h.split("<br>")[0].split(" ", 1)[1] for h in spec["data"][1]["hovertext"]]
+
+    matrices = [[row[0][0] for row in s["data"][0]["customdata"]] for i, s in enumerate(specs) if i in (0, 1, 2, 4)]
+    bars = [list(specs[i]["data"][0]["customdata"]) for i in (3, 6)]
+    home = grid(chart_specs(open_page(page, "home.py"))[0])
+    for names in (*matrices, *bars, grid(specs[5]), home):
+        assert names == expected
+    assert specs[0]["layout"]["yaxis"]["ticktext"] == ["0°", "90°", "180°", "270°", "flip 0°", "flip 90°",
+                                                       "flip 180°", "flip 270°"]

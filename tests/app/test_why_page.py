@@ -46,7 +46,7 @@ def test_a_run_with_26_transforms_opens_on_the_why_and_transforms_pages(subset_r
     assert len(at.multiselect[0].options) == 26 and len(at.get("plotly_chart")) == 4
     at = page_with_run("transforms.py", subset_run.path, TIMEOUT_S)
     assert not exceptions(at), exceptions(at)
-    assert "26 transforms" in at.markdown[0].value and len(at.get("plotly_chart")) == 6
+    assert "26 transforms" in at.markdown[0].value and len(at.get("plotly_chart")) == 7
 
 
 @pytest.fixture

@@ -113,6 +113,10 @@ def test_run_ablation_result_and_seed_summary() -> None:
         assert c.shape == (2, 2)
         np.testing.assert_allclose(c.sum(1), 1)
     assert r.accuracy_normal == pytest.approx(np.diag(r.confusion_normal).mean())
+    for m in (r.mean_softmax_normal, r.mean_softmax_anomalous):  # the page draws these: mean probabilities
+        assert m.shape == (2, 2) and (m > 0).all() and (m < 1).all()
+        np.testing.assert_allclose(m.sum(1), 1)
+    np.testing.assert_allclose(summary.mean_softmax_normal, np.mean([x.mean_softmax_normal for x in summary.runs], 0))
     assert summary.auroc() == mean_sem([x.auroc["dirichlet"] for x in summary.runs])
     assert summary.normal_label == "8" and summary.paper_auroc is None
     json.dumps(summary.to_json())  # serialisable

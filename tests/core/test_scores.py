@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from core.runs import DamagedRunError, RunInfo
-from core.scores import RunScores
+from core.scores import RunScores, dirichlet_scale_note, format_score
 
 
 def arrays(is_normal: list[int]) -> dict[str, np.ndarray]:
@@ -58,3 +58,9 @@ def test_a_saved_run_reads_and_an_incomplete_one_is_damaged(tiny_run: RunInfo, t
     np.savez(tmp_path / "scores.npz", labels=np.zeros(3))
     with pytest.raises(DamagedRunError, match="lack test_index, is_normal"):
         RunScores.of(broken)
+
+
+def test_one_score_format_and_the_note_on_the_dirichlet_scale() -> None:
+    assert format_score(-3061234.56) == "-3,061,234.6" and format_score(0.81234) == "0.812"
+    note = dirichlet_scale_note(np.array([-3.08e6, -3.06e6]))
+    assert "-3,080,000.0 to -3,060,000.0" in note and "means nothing on its own" in note and "percentile" in note

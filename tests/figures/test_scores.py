@@ -1,4 +1,4 @@
-"""Figure builders of the Scores and Home pages: the right traces, axes, and numbers that match sklearn."""
+"""Figure builders of the Scores page and the image galleries: the right traces, axes, numbers that match sklearn."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from core.metrics import auroc_per_class, rates_at_threshold, threshold_at_tpr
-from core.transforms import TransformSet
-from explorer.figures.gallery import display_images, enlarge, grid_order, image_grid, mosaic, transform_grid
+from explorer.figures.gallery import display_images, enlarge, image_grid, mosaic
 from explorer.figures.scores import per_class_auroc_figure, pr_figure, roc_figure, score_histogram
 
 
@@ -153,22 +152,3 @@ def test_image_grid_one_trace_and_a_caption_per_tile() -> None:
     assert not image_grid(x[:3]).layout.annotations
     with pytest.raises(ValueError):
         image_grid(x, ["only one"])
-
-
-def test_transform_grid_lays_paper72_out_as_flip_rotation_rows_of_shifts() -> None:
-    ts = TransformSet.paper(32)
-    order = grid_order(ts.transforms)
-    assert sorted(order) == list(range(72))
-    rows = [order[r * 9:(r + 1) * 9] for r in range(8)]
-    for row in rows:  # each row: one (flip, rotation), all 9 shifts
-        assert len({(ts[i].flip, ts[i].rot) for i in row}) == 1
-        assert len({(ts[i].shift_rows, ts[i].shift_cols) for i in row}) == 9
-    assert ts.names[rows[0][4]] == "id"  # identity in the middle of the first row
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 255, (72, 32, 32, 1), dtype=np.uint8)
-    fig = transform_grid(images[order], [ts.names[i] for i in order])
-    assert len(fig.layout.annotations) == 72
-    assert fig.layout.annotations[4].text == "id"
-    assert all(a.text.count("<br>") <= 1 for a in fig.layout.annotations)  # at most two lines
-    with pytest.raises(ValueError):
-        transform_grid(images, ts.names[:10])

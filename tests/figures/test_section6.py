@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from core.transforms import TransformSet
 from explorer.figures import section6 as fig6
 
 
@@ -22,13 +23,15 @@ def test_transform_examples_figure_has_one_tile_per_image_and_transform() -> Non
         fig6.transform_examples_figure(ex, ["id"])
 
 
-def test_confusion_figure_two_heatmaps_with_percentages() -> None:
+def test_confusion_figure_two_heatmaps_of_mean_probabilities() -> None:
     cn = np.array([[0.9, 0.1], [0.2, 0.8]])
-    fig = fig6.confusion_figure(cn, np.eye(2), ["id", "flip"], "8", "3")
+    fig = fig6.confusion_figure(cn, np.eye(2), TransformSet.flip(), "8", "3")
     heat = [t for t in fig.data if isinstance(t, go.Heatmap)]
-    assert len(heat) == 2 and heat[0].text[0][0] == "90%"
+    assert len(heat) == 2 and heat[0].text[0][0] == "0.90" and "%" not in heat[0].text[0][1]
+    assert heat[1].colorbar.title.text == "mean p" and "mean p" in heat[0].hovertemplate
+    assert list(heat[0].x) == ["id", "flip"]
     with pytest.raises(ValueError):
-        fig6.confusion_figure(np.eye(3), np.eye(2), ["id", "flip"])
+        fig6.confusion_figure(np.eye(3), np.eye(2), TransformSet.flip())
 
 
 def test_seed_auroc_figure_mean_sem_and_paper() -> None:
@@ -37,6 +40,8 @@ def test_seed_auroc_figure_mean_sem_and_paper() -> None:
     assert means[0].y[0] == pytest.approx(0.65)
     assert means[0].error_y.array[0] == pytest.approx(np.std([0.6, 0.7, 0.65], ddof=1) / np.sqrt(3))
     assert sum(t.name == "paper" for t in fig.data) == 1
+    assert means[0].error_y.visible and not means[1].error_y.visible  # one seed: no "± 0.000" bar
+    assert "±" in means[0].hovertemplate and "±" not in means[1].hovertemplate
 
 
 def test_frames_figure_is_an_animation_with_a_slider() -> None:

@@ -1,4 +1,8 @@
-"""Figure builders of the Transforms page, at k = 2 (Section 6 ablations) and k = 72 (the paper)."""
+"""Figure builders of the Transforms page, at k = 2 (Section 6 ablations) and k = 72 (the paper).
+
+Values come in in the set's own order and are drawn in the display order of
+explorer.figures.order; the tests read them back through the names each figure carries.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,18 @@ import plotly.graph_objects as go
 import pytest
 
 from core.transforms import TransformSet
+from explorer.figures.order import transform_order
 from explorer.figures.transforms import (
     contribution_bars,
     per_transform_accuracy_bars,
     prob_color,
+    softmax_difference_heatmap,
     softmax_heatmap,
-    transformed_grid,
+    transform_grid,
 )
 
 SETS = {2: TransformSet.flip(), 72: TransformSet.paper(32)}
+BLOCKS = ["0°", "90°", "180°", "270°", "flip 0°", "flip 90°", "flip 180°", "flip 270°"]
 
 
 @pytest.fixture(params=[2, 72], ids=["k2", "k72"])
@@ -23,8 +30,12 @@ def k(request: pytest.FixtureRequest) -> int:
     return request.param
 
 
-def names_for(k: int) -> list[str]:
-    return SETS[k].names
+def order_of(k: int) -> list[int]:
+    return list(transform_order(SETS[k]).order)
+
+
+def displayed(k: int) -> list[str]:
+    return transform_order(SETS[k]).names
 
 
 def softmax_rows(k: int, seed: int = 0) -> np.ndarray:
@@ -33,83 +44,129 @@ def softmax_rows(k: int, seed: int = 0) -> np.ndarray:
 
 def test_softmax_heatmap_rows_are_applied_columns_predicted(k: int) -> None:
     m = softmax_rows(k)
-    fig = softmax_heatmap(m, names_for(k), "mean softmax")
+    fig = softmax_heatmap(m, SETS[k], "mean softmax")
     assert isinstance(fig, go.Figure)
     heat = fig.data[0]
-    np.testing.assert_allclose(np.asarray(heat.z), m)
+    order = order_of(k)
+    np.testing.assert_allclose(np.asarray(heat.z), m[np.ix_(order, order)])
     assert (heat.zmin, heat.zmax) == (0.0, 1.0)
-    assert list(fig.layout.yaxis.ticktext) == names_for(k) == list(fig.layout.xaxis.ticktext)
     assert fig.layout.yaxis.title.text == "applied transform"
     assert fig.layout.xaxis.title.text == "predicted transform"
     assert fig.layout.yaxis.autorange == "reversed"  # row 0 (identity) at the top, like a matrix
     assert fig.layout.yaxis.scaleanchor == "x"  # square cells
-    # Hover names both transforms: cell (applied 1, predicted 0).
-    assert tuple(heat.customdata[1][0]) == (names_for(k)[1], names_for(k)[0])
+    # Hover names both transforms: cell (applied 1, predicted 0), in display order.
+    assert tuple(heat.customdata[1][0]) == (displayed(k)[1], displayed(k)[0])
     assert "%{z" in heat.hovertemplate
     assert fig.layout.title.text == "mean softmax"
 
 
-def test_softmax_heatmap_uses_small_ticks_for_many_transforms() -> None:
-    small = softmax_heatmap(softmax_rows(2), names_for(2))
-    big = softmax_heatmap(softmax_rows(72), names_for(72))
-    assert big.layout.yaxis.tickfont.size < small.layout.yaxis.tickfont.size
-    assert big.layout.height > small.layout.height
+def test_a_few_transforms_are_named_one_by_one() -> None:
+    fig = softmax_heatmap(softmax_rows(2), SETS[2])
+    assert list(fig.layout.yaxis.ticktext) == ["id", "flip"] == list(fig.layout.xaxis.ticktext)
+    assert not fig.layout.shapes  # no blocks to separate
+
+
+def test_72_transforms_are_grouped_into_labelled_blocks() -> None:
+    """8 labels (rotation x flip), each at the middle of its 9 shifts, and lines between the blocks,
+    instead of 72 tick labels too small to read."""
+    fig = softmax_heatmap(softmax_rows(72), SETS[72])
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert list(axis.ticktext) == BLOCKS
+        assert list(axis.tickvals) == [4 + 9 * b for b in range(8)]
+        assert axis.tickfont.size >= 14
+    assert len(fig.layout.shapes) == 2 * 7  # 7 lines between 8 blocks, on both axes
+    names = displayed(72)
+    assert names[:9] == ["id", "up8 left8", "up8", "up8 right8", "left8", "right8", "down8 left8", "down8",
+                         "down8 right8"]
+    ts = SETS[72]
+    for b in range(8):  # each block: one flip and rotation, all 9 shifts
+        block = [ts[i] for i in order_of(72)[9 * b:9 * (b + 1)]]
+        assert len({(t.flip, t.rot) for t in block}) == 1
+        assert len({(t.shift_rows, t.shift_cols) for t in block}) == 9
 
 
 def test_softmax_heatmap_rejects_bad_shapes() -> None:
     with pytest.raises(ValueError, match="square"):
-        softmax_heatmap(np.zeros((2, 3)), ["a", "b"])
-    with pytest.raises(ValueError, match="names"):
-        softmax_heatmap(np.zeros((2, 2)), ["a"])
+        softmax_heatmap(np.zeros((2, 3)), SETS[2])
+    with pytest.raises(ValueError, match="3 transforms but the set has 2"):
+        softmax_heatmap(np.zeros((3, 3)), SETS[2])
 
 
-def test_softmax_heatmap_survives_duplicate_names() -> None:
-    fig = softmax_heatmap(softmax_rows(2), ["same", "same"])
-    assert list(fig.data[0].x) == [0, 1]  # positions, so plotly cannot merge the two rows
+def test_difference_heatmap_is_symmetric_around_zero() -> None:
+    a, b = softmax_rows(72, 0), softmax_rows(72, 1)
+    fig = softmax_difference_heatmap(a, b, SETS[72], "A − B")
+    heat = fig.data[0]
+    order = order_of(72)
+    np.testing.assert_allclose(np.asarray(heat.z), (a - b)[np.ix_(order, order)])
+    assert heat.zmid == 0 and heat.zmin == -heat.zmax == -np.abs(a - b).max()
+    assert list(fig.layout.xaxis.ticktext) == BLOCKS
+    with pytest.raises(ValueError):
+        softmax_difference_heatmap(a, b[:2, :2], SETS[72])
 
 
 def test_accuracy_bars_normal_vs_anomalous(k: int) -> None:
     normal, anomalous = np.linspace(0.2, 1.0, k), np.linspace(0.1, 0.5, k)
-    fig = per_transform_accuracy_bars(normal, anomalous, names_for(k))
+    fig = per_transform_accuracy_bars(normal, anomalous, SETS[k])
     assert [t.name for t in fig.data] == ["normal", "anomalous"]
-    np.testing.assert_allclose(fig.data[0].y, normal)
-    np.testing.assert_allclose(fig.data[1].y, anomalous)
-    assert list(fig.layout.xaxis.ticktext) == names_for(k)
+    np.testing.assert_allclose(fig.data[0].y, normal[order_of(k)])
+    np.testing.assert_allclose(fig.data[1].y, anomalous[order_of(k)])
+    assert list(fig.data[0].customdata) == displayed(k)
+    assert list(fig.layout.xaxis.ticktext) == (BLOCKS if k == 72 else displayed(k))
     chance = [s for s in fig.layout.shapes if s.y0 == s.y1]
     assert chance and chance[0].y0 == pytest.approx(1 / k)
 
 
 def test_accuracy_bars_without_anomalies_and_bad_shapes() -> None:
-    fig = per_transform_accuracy_bars(np.ones(2), None, names_for(2))
+    fig = per_transform_accuracy_bars(np.ones(2), None, SETS[2])
     assert len(fig.data) == 1
     with pytest.raises(ValueError):
-        per_transform_accuracy_bars(np.ones(2), np.ones(3), names_for(2))
+        per_transform_accuracy_bars(np.ones(2), np.ones(3), SETS[2])
 
 
-def test_transformed_grid_one_caption_per_tile(k: int) -> None:
+def test_transform_grid_one_caption_per_tile(k: int) -> None:
     images = np.random.default_rng(0).integers(0, 256, (k, 32, 32, 1), dtype=np.uint8)
     probs = np.linspace(0, 1, k)
-    fig = transformed_grid(images, names_for(k), probs)
-    captions = [a.text for a in fig.layout.annotations]
+    fig = transform_grid(images, SETS[k], probs)
+    captions = [a.text for a in fig.layout.annotations if a.text.startswith("<b>")]
     assert len(captions) == k
-    assert captions[-1] == "<b>1.00</b>" and captions[0] == "<b>0.00</b>"
-    assert fig.layout.annotations[0].font.color != fig.layout.annotations[-1].font.color  # colour-coded
+    assert sorted(captions) == sorted(f"<b>{p:.2f}</b>" for p in probs)
+    colours = {a.font.color for a in fig.layout.annotations if a.text.startswith("<b>")}
+    assert len(colours) > 1  # colour-coded
     hover = fig.data[1].hovertext
-    assert len(hover) == k and names_for(k)[-1] in hover[-1]
+    assert [h.split("<br>")[0].split(" ", 1)[1] for h in hover] == displayed(k)
     assert fig.layout.width > 0 and fig.layout.height > 0
 
 
-def test_transformed_grid_order_and_colour_images() -> None:
+def test_transform_grid_lays_paper72_out_as_rotation_rows_of_shifts() -> None:
+    """8 rows labelled by rotation (unflipped, then flipped), 9 columns labelled by shift, and no
+    caption per tile: 17 labels instead of 72 names."""
+    ts = SETS[72]
     images = np.zeros((72, 32, 32, 3), np.uint8)
-    order = list(range(71, -1, -1))
-    probs = np.linspace(0, 1, 72)
-    fig = transformed_grid(images, names_for(72), probs, order=order)
-    assert fig.layout.annotations[0].text == f"<b>{probs[71]:.2f}</b>"  # first slot shows transform 71
-    assert fig.data[1].hovertext[0].startswith("#71 ")
-    with pytest.raises(ValueError, match="permutation"):
-        transformed_grid(images, names_for(72), probs, order=[0] * 72)
+    fig = transform_grid(images, ts)
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts[:8] == BLOCKS
+    assert [t.replace("<br>", " ") for t in texts[8:]] == ["no shift", "up8 left8", "up8", "up8 right8", "left8",
+                                                           "right8", "down8 left8", "down8", "down8 right8"]
+    assert all(t.count("<br>") <= 1 for t in texts)  # at most two lines, narrower than a tile
+    assert all(a.font.size >= 14 for a in fig.layout.annotations[:8])
+    rows = sorted({round(y) for y in fig.data[1].y})
+    assert len(rows) == 8 and len(set(fig.data[1].x)) == 9
     with pytest.raises(ValueError, match="uint8"):
-        transformed_grid(images.astype(np.float32), names_for(72), probs)
+        transform_grid(images.astype(np.float32), ts)
+    with pytest.raises(ValueError, match="10 transforms"):
+        transform_grid(images[:10], ts)
+
+
+def test_transform_grid_leaves_the_cells_of_a_subset_empty() -> None:
+    """26 of the 72: a row per rotation the set has, a column per shift it has, tiles where they belong."""
+    paper = SETS[72]
+    subset = TransformSet(tuple(paper[i] for i in range(24)) + (paper[36], paper[38]))
+    images = np.full((26, 32, 32, 1), 128, np.uint8)
+    fig = transform_grid(images, subset, np.full(26, 0.5))
+    labels = [a.text.replace("<br>", " ") for a in fig.layout.annotations if not a.text.startswith("<b>")]
+    assert labels == ["0°", "90°", "180°", "270°", "flip 0°", "flip 180°", "no shift", "left8", "right8",
+                      "down8 left8", "down8", "down8 right8"]
+    assert len(fig.data[1].hovertext) == 26
 
 
 def test_prob_color_goes_red_to_green() -> None:
@@ -120,23 +177,23 @@ def test_prob_color_goes_red_to_green() -> None:
 def test_contribution_bars_against_normal_mean(k: int) -> None:
     contrib = -np.arange(k, dtype=float)
     normal = np.full(k, -0.5)
-    fig = contribution_bars(contrib, names_for(k), normal)
-    np.testing.assert_allclose(fig.data[0].y, contrib)
+    fig = contribution_bars(contrib, SETS[k], normal)
+    np.testing.assert_allclose(fig.data[0].y, contrib[order_of(k)])
     np.testing.assert_allclose(fig.data[1].y, normal)
     colours = list(fig.data[0].marker.color)
     assert colours[0] != colours[-1]  # at or above the normal mean vs below it
-    assert list(fig.layout.xaxis.ticktext) == names_for(k)
+    assert list(fig.data[0].customdata) == displayed(k)
 
 
 def test_contribution_bars_alone() -> None:
-    fig = contribution_bars(np.array([-1.0, -2.0]), names_for(2))
+    fig = contribution_bars(np.array([-1.0, -2.0]), SETS[2])
     assert len(fig.data) == 1 and not fig.layout.showlegend
     with pytest.raises(ValueError):
-        contribution_bars(np.ones(2), names_for(2), np.ones(3))
+        contribution_bars(np.ones(2), SETS[2], np.ones(3))
 
 
 def test_softmax_heatmap_can_stretch_its_colour_scale() -> None:
     weak = np.full((72, 72), 1 / 72)
     weak[np.arange(72), np.arange(72)] = 0.05
-    assert softmax_heatmap(weak, names_for(72), zmax=None).data[0].zmax == pytest.approx(0.05)
-    assert softmax_heatmap(np.zeros((2, 2)), names_for(2), zmax=None).data[0].zmax == 1.0
+    assert softmax_heatmap(weak, SETS[72], zmax=None).data[0].zmax == pytest.approx(0.05)
+    assert softmax_heatmap(np.zeros((2, 2)), SETS[2], zmax=None).data[0].zmax == 1.0

@@ -26,11 +26,12 @@ def test_transforms_are_ranked_best_first_and_those_at_chance_are_grey() -> None
 
 def test_heatmap_has_a_row_per_class_and_a_column_per_transform() -> None:
     m = np.random.default_rng(0).uniform(size=(9, 72))
-    fig = class_transform_heatmap(m, [f"class {c}" for c in range(9)], PAPER.names)
+    fig = class_transform_heatmap(m, [f"class {c}" for c in range(9)], PAPER)
     assert fig.data[0].z.shape == (9, 72) and fig.data[0].zmid == 0.5
     assert list(fig.layout.yaxis.ticktext) == [f"class {c}" for c in range(9)]
+    assert len(fig.layout.xaxis.ticktext) == 8  # the transforms' blocks, as on the Transforms page
     with pytest.raises(ValueError, match=r"expected \(8, k\)"):
-        class_transform_heatmap(m, [str(c) for c in range(8)], PAPER.names)
+        class_transform_heatmap(m, [str(c) for c in range(8)], PAPER)
 
 
 def test_both_scores_side_by_side_per_class() -> None:
