@@ -52,11 +52,13 @@ BUDGETS: dict[str, Budget] = {
     "tiny": Budget(ablation_steps=20, ablation_seeds=(0,), ablation_train_images=300, ablation_test_images=200,
                    fit_images=64, ascent_train_steps=20, ascent_steps=20, ig_steps=8, cases=3,
                    fit_demo_images=32, short=True),
-    # core's own defaults (core.ablation, core.ascent, core.explain), 3 seeds.
-    "quick": Budget(ablation_steps=AblationSpec.steps, ablation_seeds=(0, 1, 2), ablation_train_images=None,
-                    ablation_test_images=None, fit_images=500, ascent_train_steps=PAPER_ASCENT.steps,
-                    ascent_steps=AscentSettings.steps, ig_steps=ExplainSettings.n_steps, cases=4,
-                    fit_demo_images=200, short=False),
+    # core's own defaults (core.ablation, core.ascent, core.explain), 3 seeds; also the colour preset's,
+    # which changes how long the detector trains, not the side experiments.
+    **dict.fromkeys(("quick", "colour"), Budget(
+        ablation_steps=AblationSpec.steps, ablation_seeds=(0, 1, 2), ablation_train_images=None,
+        ablation_test_images=None, fit_images=500, ascent_train_steps=PAPER_ASCENT.steps,
+        ascent_steps=AscentSettings.steps, ig_steps=ExplainSettings.n_steps, cases=4, fit_demo_images=200,
+        short=False)),
     # On a GPU: longer ablation training and the paper's 5 seeds.
     "paper": Budget(ablation_steps=1000, ablation_seeds=(0, 1, 2, 3, 4), ablation_train_images=None,
                     ablation_test_images=None, fit_images=500, ascent_train_steps=1500, ascent_steps=200, ig_steps=64,
