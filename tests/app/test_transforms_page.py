@@ -35,7 +35,7 @@ def test_renders_group_and_image_figures(page: AppTest, tiny_run) -> None:
     # normal, anomalous and their difference side by side + accuracy bars + one image's matrix, grid, terms
     assert len(specs) == 7 and not page.tabs
     assert [s["layout"]["title"]["text"] for s in specs[:3]] == [
-        f"Normal test images ({normal.sum()})", f"Anomalous test images ({(~normal).sum()})", "Normal − anomalous"]
+        f"Normal ({normal.sum()})", f"Anomalous ({(~normal).sum()})", "Normal − anomalous"]
     assert specs[2]["data"][0]["zmid"] == 0
     assert any("Least recognised" in c.value for c in page.caption)
     assert image_picker(page).options == list(PICKS)
