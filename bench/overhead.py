@@ -21,9 +21,9 @@ import torch
 from core.config import preset_config
 from core.detector import GeomDetector
 from core.train import (
+    MEMORY_FORMAT,
     autocast_context,
     build_model,
-    memory_format,
     optimise_step,
     pair_batches,
     resolve_device,
@@ -60,23 +60,22 @@ def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int 
     """Throughputs and ratios of the real training step and scoring pass against the bare model."""
     cfg = preset_config("quick", 32, channels, width=width)
     dtype = resolve_precision(cfg.precision, device)
-    fmt = memory_format(device, dtype)
     tset = cfg.transform_set()
     k = len(tset)
     x = (torch.rand(6000, channels, 32, 32) * 2 - 1).to(device)
-    model = build_model(cfg).to(device, memory_format=fmt)
+    model = build_model(cfg).to(device, memory_format=MEMORY_FORMAT)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     batches = pair_batches(len(x), k, cfg.batch_size, 10 ** 9, torch.Generator().manual_seed(0))
 
     def real_step() -> None:
         idx, labels = next(batches)
         labels = labels.to(device)
-        batch = tset.apply(x[idx.to(device)], labels).contiguous(memory_format=fmt)
+        batch = tset.apply(x[idx.to(device)], labels).contiguous(memory_format=MEMORY_FORMAT)
         optimise_step(model, opt, batch, labels, dtype)
 
     fixed_idx, fixed_labels = next(batches)
     fixed_labels = fixed_labels.to(device)
-    fixed_batch = tset.apply(x[fixed_idx.to(device)], fixed_labels).contiguous(memory_format=fmt)
+    fixed_batch = tset.apply(x[fixed_idx.to(device)], fixed_labels).contiguous(memory_format=MEMORY_FORMAT)
 
     def bare_step() -> None:
         optimise_step(model, opt, fixed_batch, fixed_labels, dtype)
@@ -89,7 +88,7 @@ def measure(device: torch.device, width: int = 1, channels: int = 1, steps: int 
     n_images = 4 * per_batch
     images = x[:n_images]
     # The bare model sees the same batches the scorer uses, already transformed.
-    ready = [tset.apply_all(images[i:i + per_batch]).contiguous(memory_format=fmt)
+    ready = [tset.apply_all(images[i:i + per_batch]).contiguous(memory_format=MEMORY_FORMAT)
              for i in range(0, n_images, per_batch)]
 
     def real_score() -> None:

@@ -34,11 +34,11 @@ from core.dirichlet import dirichlet_contributions, fit_dirichlet, simple_score
 from core.runs import CheckpointError, atomic_torch_save, read_checkpoint_dict
 from core.threshold import SavedThreshold
 from core.train import (
+    MEMORY_FORMAT,
     ProgressFn,
     TrainProgress,
     autocast_context,
     build_model,
-    memory_format,
     resolve_device,
     resolve_precision,
     train_classifier,
@@ -182,9 +182,8 @@ class GeomDetector(BaseDetector):
         """The BN-folded copy of a WRN (other networks as they are), rebuilt when ``self.model`` is replaced."""
         model = self._fitted_model()
         if self._scorer is None or self._scorer[0] is not model:
-            fmt = memory_format(self.device, self._dtype)
             scorer = inference_copy(model) if isinstance(model, WideResNet) else model
-            self._scorer = (model, scorer.to(self.device, memory_format=fmt))
+            self._scorer = (model, scorer.to(self.device, memory_format=MEMORY_FORMAT))
         return self._scorer[1]
 
     @property
@@ -198,7 +197,6 @@ class GeomDetector(BaseDetector):
         x = self.prepare(x)
         model = self.inference_model()
         k = len(self.transforms)
-        fmt = memory_format(self.device, self._dtype)
         b = self.score_batch
         with torch.inference_mode():
             for start in range(0, len(x), b):
@@ -206,7 +204,7 @@ class GeomDetector(BaseDetector):
                 n = len(chunk)
                 if n < b < len(x):  # keep one batch shape: oneDNN re-plans (seconds) for every new shape
                     chunk = torch.cat([chunk, chunk.new_zeros((b - n, *chunk.shape[1:]))])
-                inputs = self.transforms.apply_all(chunk).contiguous(memory_format=fmt)
+                inputs = self.transforms.apply_all(chunk).contiguous(memory_format=MEMORY_FORMAT)
                 with autocast_context(self.device, self._dtype):
                     logits = model(inputs)
                 # float64: a confident classifier's wrong-transform probabilities fall below float32's range
@@ -351,7 +349,7 @@ class GeomDetector(BaseDetector):
             model.load_state_dict(state["model"])
         except (RuntimeError, KeyError) as exc:
             raise CheckpointError(f"{path}: the weights do not match its own config ({exc})") from exc
-        det.model = model.to(det.device, memory_format=memory_format(det.device, det._dtype)).eval()
+        det.model = model.to(det.device, memory_format=MEMORY_FORMAT).eval()
         det.alphas = state["alphas"].numpy()
         if det.alphas.shape != (len(det.transforms),) * 2:
             raise CheckpointError(f"{path}: Dirichlet parameters of shape {det.alphas.shape} do not match "

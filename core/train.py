@@ -112,9 +112,10 @@ def autocast_context(device: torch.device, dtype: torch.dtype | None) -> context
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
 
 
-def memory_format(device: torch.device, dtype: torch.dtype | None) -> torch.memory_format:
-    """channels_last pays off with bf16 convs (GPU tensor cores, oneDNN on the CPU), not with fp32 on CPU."""
-    return torch.channels_last if (device.type == "cuda" or dtype is not None) else torch.contiguous_format
+# channels_last everywhere: GPU tensor cores and oneDNN's bf16 kernels want it, and so does oneDNN's fp32
+# path on an AVX2 CPU (1.3-1.6x NCHW for a WRN's training step and scoring; ``python -m bench.peer_speed``
+# prints both layouts, so the choice can be checked on any machine).
+MEMORY_FORMAT = torch.channels_last
 
 
 def build_model(config: GeomConfig) -> WideResNet | SmallCNN:
@@ -195,8 +196,7 @@ def train_classifier(
     tset = config.transform_set()
     k = len(tset)
     dtype = resolve_precision(config.precision, device)
-    fmt = memory_format(device, dtype)
-    model = build_model(config).to(device=device, memory_format=fmt)
+    model = build_model(config).to(device=device, memory_format=MEMORY_FORMAT)
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     x = x.to(device)
     total = config.total_steps(len(x))
@@ -208,7 +208,7 @@ def train_classifier(
     seen = 0
     for step, (img_idx, labels) in enumerate(pair_batches(len(x), k, config.batch_size, total, generator), 1):
         labels = labels.to(device, non_blocking=True)
-        batch = tset.apply(x[img_idx.to(device, non_blocking=True)], labels).contiguous(memory_format=fmt)
+        batch = tset.apply(x[img_idx.to(device, non_blocking=True)], labels).contiguous(memory_format=MEMORY_FORMAT)
         loss, logits = optimise_step(model, optimiser, batch, labels, dtype)
         if progress is not None or history is not None:
             loss_sum += loss.detach() * len(labels)
