@@ -11,6 +11,7 @@ cae-ocsvm-fair                the same, fair parameters
 deep-svdd                     One-Class Deep SVDD (Ruff et al. 2018), the paper's E2E column
 dsebm                         deep structured energy-based model (Zhai et al. 2016): energy of the CAE encoder
 dagmm                         deep autoencoding Gaussian mixture (Zong et al. 2018): energy under a fitted GMM
+adgan                         a WGAN-GP's generator (Deecke et al. 2018): reconstruction loss after a latent search
 ============================  ===========================================================
 
 Aliases expand to several methods: ``raw-ocsvm`` and ``cae-ocsvm`` to both modes, ``baselines`` to
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from core.base_detector import BaseDetector
+from core.baselines.adgan import ADGAN
 from core.baselines.common import (
     SCORE_KEY,
     Baseline,
@@ -40,7 +42,7 @@ from core.runs import MODEL_FILE, RunInfo
 
 METHODS: dict[str, type[Baseline]] = {
     cls.method: cls
-    for cls in (RawOCSVMHindsight, RawOCSVMFair, CAEOCSVMHindsight, CAEOCSVMFair, DeepSVDD, DSEBM, DAGMM)
+    for cls in (RawOCSVMHindsight, RawOCSVMFair, CAEOCSVMHindsight, CAEOCSVMFair, DeepSVDD, DSEBM, DAGMM, ADGAN)
 }
 GEOM = GeomDetector.method
 DETECTORS: dict[str, type[BaseDetector]] = {GEOM: GeomDetector, **METHODS}

@@ -1,9 +1,10 @@
-"""Training and inference steps shared by the baselines that train a network (CAE, Deep SVDD, DSEBM, DAGMM).
+"""Training and inference steps shared by the baselines that train a network (CAE, Deep SVDD, DSEBM, DAGMM, ADGAN).
 
 They all train alike: a seeded shuffle per epoch, minibatches of the normal images, one optimiser
 step per batch, the mean loss per epoch reported as progress. Writing that loop once keeps their
 use of the random generator, and so their seeded results, the same kind of thing, and gives every
-one of them the same refusal of a loss that stopped being a number.
+one of them the same refusal of a loss that stopped being a number (:func:`loss_value`, which
+ADGAN's adversarial loop, two optimisers taking turns, calls on its own).
 """
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ def minibatches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Ten
     return [b for b in order.split(batch_size) if len(b) > 1]
 
 
+def loss_value(loss: torch.Tensor, label: str, where: str) -> float:
+    """The loss as a float; BaselineFitError when it is NaN or infinite (the training diverged: nothing
+    after that step would mean anything). ``label`` names the network, ``where`` the step."""
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise BaselineFitError(f"{label}: the loss became {value} in {where}; "
+                               "the training diverged (a smaller learning rate may help)")
+    return value
+
+
 def train_epochs(x: torch.Tensor, loss_of: Callable[[torch.Tensor], torch.Tensor], opt: torch.optim.Optimizer,
                  epochs: int, batch_size: int, gen: torch.Generator, device: torch.device, progress: ProgressFn,
                  label: str) -> list[float]:
@@ -34,7 +45,7 @@ def train_epochs(x: torch.Tensor, loss_of: Callable[[torch.Tensor], torch.Tensor
 
     The caller puts its modules in training mode first. ``progress`` hears the fraction of epochs
     done; ``label`` names the network in its messages and in the error raised when the loss
-    becomes NaN or infinite (training diverged: nothing after that step would mean anything).
+    becomes NaN or infinite (:func:`loss_value`).
     """
     losses: list[float] = []
     start = time.perf_counter()
@@ -42,10 +53,7 @@ def train_epochs(x: torch.Tensor, loss_of: Callable[[torch.Tensor], torch.Tensor
         total = 0.0
         for idx in minibatches(len(x), batch_size, gen):
             loss = loss_of(x[idx].to(device, non_blocking=True))
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise BaselineFitError(f"{label}: the loss became {value} in epoch {epoch + 1}/{epochs}; "
-                                       "the training diverged (a smaller learning rate may help)")
+            value = loss_value(loss, label, f"epoch {epoch + 1}/{epochs}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

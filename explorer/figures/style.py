@@ -27,6 +27,7 @@ METHOD_COLORS: dict[str, str] = {
     "deep-svdd": "#9467bd",
     "dsebm": "#8c564b",
     "dagmm": "#e377c2",
+    "adgan": "#17becf",
 }
 
 # ``st.plotly_chart(..., config=STATIC_CHART)``: no toolbar over pictures that are not meant for zooming.

@@ -1,6 +1,7 @@
 """The paper's baselines: the interface they share with GeomDetector, their recipes, and that each
 one detects an easy anomaly (MNIST 0 vs 1 on real data, the offline digits otherwise). DSEBM's and
-DAGMM's own pieces (energy, mixture) are in test_energy_baselines.py."""
+DAGMM's own pieces (energy, mixture) are in test_energy_baselines.py, ADGAN's (the latent search) in
+test_adgan.py."""
 
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ FAST = {
     "deep-svdd": {"epochs": 5, "pretrain_epochs": 1, "lr": 1e-3, "lr_milestone": 0, "batch_size": 64},
     "dsebm": {"batch_size": 64},
     "dagmm": {"epochs": 5, "batch_size": 32},  # DAGMM needs steps: 64 a batch left MNIST 0 vs 1 at 0.68
+    "adgan": {},  # its tiny budget: 60 generator updates of 16, one start searched for 2 steps
 }
 
 

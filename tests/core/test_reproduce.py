@@ -68,6 +68,15 @@ def test_dsebm_and_dagmm_tables_show_the_papers_columns() -> None:
     assert (t.cells[(AVG, "dsebm")].paper, t.cells[(AVG, "dagmm")].paper) == (86.6, 51.8)
     assert {"DSEBM paper", "DAGMM paper"} <= set(table_records(t)[0])
 
+
+def test_adgan_table_shows_the_papers_column_without_sem() -> None:
+    """ADGAN was run once: Trouser (printed row 9) 97.1 with no SEM, average 88.4."""
+    runs = {"adgan": {c: [fake_run("adgan", c, 0, 0.8)] for c in range(10)}}
+    t = build_table(runs, "fashion_mnist", "auroc", FASHION, "quick")
+    assert (t.cells[(1, "adgan")].paper, t.cells[(1, "adgan")].paper_sem) == (97.1, None)
+    assert t.cells[(AVG, "adgan")].paper == 88.4
+    assert "ADGAN paper" in table_records(t)[0]
+
 def test_markdown_and_csv_layout() -> None:
     runs = {"geom": {c: [fake_run("geom", c, 0, 0.9), fake_run("geom", c, 1, 0.92)] for c in range(10)},
             "raw-ocsvm-fair": {c: [fake_run("raw-ocsvm-fair", c, 0, 0.85)] for c in range(9)}}  # class 9 missing
