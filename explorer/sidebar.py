@@ -181,7 +181,8 @@ def run_picker() -> None:
 def run_summary(run: RunInfo) -> None:
     """The chosen run in one box: what it is and its AUROC (baselines have their own score)."""
     auroc = run.metrics.get(score_key(run), {}).get("auroc")
-    method = "" if state.is_geom(run) else f"{run.meta.get('method')} baseline · "
+    kind = state.run_kind(run)
+    method = f"{kind} · " if kind else ""
     st.sidebar.success(f"**{run.meta['dataset']} · {run.meta['class_label']}**  \n"
                        f"{method}{run.meta['preset']} · seed {run.meta['seed']}"
                        + ("" if auroc is None else f" · AUROC {100 * auroc:.1f}"))

@@ -27,6 +27,9 @@ METHOD_COLORS: dict[str, str] = {
     "deep-svdd": "#9467bd",
     "dsebm": "#8c564b",
     "dagmm": "#e377c2",
+    # the class head's scores on the out-of-distribution page (GEOM keeps its blue there too)
+    "msp": "#bcbd22",
+    "odin": "#17becf",
 }
 
 # ``st.plotly_chart(..., config=STATIC_CHART)``: no toolbar over pictures that are not meant for zooming.
