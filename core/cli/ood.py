@@ -68,7 +68,7 @@ def ood_command(args: argparse.Namespace) -> int:
     print(json.dumps({"in_dataset": m["dataset"], "out_dataset": m["out_dataset"], "preset": m["preset"],
                       "seed": m["seed"], **{k: {name: round(v, 4) for name, v in run.metrics[k].items()}
                                             for k in OOD_SCORES},
-                      "odin": {"temperature": m["odin"]["temperature"], "epsilon": m["odin"]["epsilon"]},
+                      "odin_temperature": m["odin"]["temperature"], "odin_epsilon": m["odin"]["epsilon"],
                       "class_accuracy": round(m["class_accuracy"], 4), "seconds": m["seconds"],
                       "run_dir": str(run.path)}))
     return 0
