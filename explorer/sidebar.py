@@ -54,7 +54,7 @@ def train_panel() -> None:
         st.sidebar.error(str(exc))
         return
     labels = data.class_labels()
-    run_cls = int(meta.get("normal_class", 0)) if name == meta.get("dataset") else 0
+    run_cls = int(meta.get("normal_class") or 0) if name == meta.get("dataset") else 0  # OOD runs have none
     cls = st.sidebar.selectbox("Normal class", range(len(labels)), format_func=lambda i: labels[i],
                                index=run_cls if run_cls < len(labels) else 0)
     presets = list(PRESETS)
