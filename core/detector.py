@@ -239,6 +239,7 @@ class GeomDetector(BaseDetector):
         images at k=72) is never held at once."""
         if method not in SCORE_METHODS:  # refused before any batch is scored, as score_softmax would
             raise ValueError(f"unknown score method {method!r}; choose one of {', '.join(SCORE_METHODS)}")
+        self.require_fitted()
         if method == "dirichlet" and self.alphas is None:
             raise RuntimeError("the Dirichlet score needs a fitted detector")
         parts = [self.score_softmax(p, method) for _, p in self._softmax_batches(x, progress)]
