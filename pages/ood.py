@@ -62,7 +62,7 @@ st.caption(f"In-distribution **{meta['dataset']}** ({len(meta['class_names'])} c
            f"{meta['n_eval_in']} in-distribution and {meta['n_eval_out']} OOD images. The class head classifies "
            f"{100 * meta['class_accuracy']:.1f}% of those in-distribution images right.")
 if meta.get("out_conversion"):
-    st.caption(f"The OOD images were {meta['out_conversion']}.")
+    st.caption(f"{meta['out_conversion'][0].upper()}{meta['out_conversion'][1:]}.")
 if meta.get("out_skipped"):
     with st.expander(f"{len(meta['out_skipped'])} OOD file(s) could not be read and were skipped"):
         for path, why in meta["out_skipped"]:

@@ -42,7 +42,7 @@ class OodImages:
     x: np.ndarray  # uint8 (M, H, W, C)
     files: tuple[str, ...] | None  # a folder's: each image's path relative to the folder; None for a built-in set
     skipped: tuple[tuple[str, str], ...]  # a folder's files that could not be read: (path, why)
-    conversion: str | None  # how the images were converted, None when they were used as they are
+    conversion: str | None  # a sentence saying how the images were converted; None when used as they are
 
 
 def labelled_classes(data: ImageDataset) -> list[int]:
@@ -90,7 +90,8 @@ def load_out_of_distribution(name: str, inside: ImageDataset, data_dir: str | No
     mode = "L" if x.shape[-1] == 1 else "RGB"
     converted = np.stack([to_dataset_shape(Image.fromarray(im[..., 0] if mode == "L" else im, mode), channels, size,
                                            inside.name) for im in x])
-    return OodImages(name, converted, None, (), f"{x.shape[1]}x{x.shape[2]}x{x.shape[3]} images, {how}")
+    return OodImages(name, converted, None, (), f"the OOD set's {x.shape[1]}x{x.shape[2]}x{x.shape[3]} images were "
+                                                f"{how}")
 
 
 def _folder_images(name: str, inside: ImageDataset, how: str) -> OodImages:
@@ -110,7 +111,7 @@ def _folder_images(name: str, inside: ImageDataset, how: str) -> OodImages:
         why = f"; unreadable: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
         raise DataError(f"no readable images under {folder} (the OOD set {name}): it needs PNG, JPEG, BMP, GIF or "
                         f"WebP files, in the folder or in sub-folders{why}")
-    return OodImages(name, np.stack(images), tuple(files), tuple(skipped), f"image files, {how}")
+    return OodImages(name, np.stack(images), tuple(files), tuple(skipped), f"the OOD image files were {how}")
 
 
 @dataclass(frozen=True)

@@ -99,7 +99,7 @@ def run_ood(request: OodRequest, progress: ProgressFn | None = None, score_progr
     for path, why in outside.skipped:
         say(f"skipped {path}: {why}")
     if outside.conversion:
-        say(f"OOD images {outside.conversion}")
+        say(outside.conversion)
     config = ood_preset_config(request.preset, inside.image_size, inside.channels, seed=request.seed)
     split = tuning_split(inside.y_test, len(outside.x), config)
     train_idx = _train_subset(len(inside.x_train), config.max_train_images, config.seed)
