@@ -42,7 +42,7 @@ def _is_whole(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _check_count(name: str, value: object) -> None:
+def check_count(name: str, value: object) -> None:
     """A whole number of at least 1, or a ValueError naming the field."""
     if not _is_whole(value) or value < 1:
         raise ValueError(f"{name} must be a whole number, 1 or more, got {value!r}")
@@ -82,10 +82,10 @@ class GeomConfig:
         if self.network not in NETWORKS:
             raise ValueError(f"unknown network {self.network!r}; choose one of {', '.join(NETWORKS)}")
         for name in _AT_LEAST_ONE:
-            _check_count(name, getattr(self, name))
+            check_count(name, getattr(self, name))
         for name in _AT_LEAST_ONE_OR_NONE:
             if getattr(self, name) is not None:
-                _check_count(name, getattr(self, name))
+                check_count(name, getattr(self, name))
         if not self.lr > 0:  # also refuses NaN
             raise ValueError(f"lr must be more than 0, got {self.lr}")
         if not self.weight_decay >= 0:  # also refuses NaN

@@ -22,6 +22,7 @@ the per-transform terms of its Dirichlet score.
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from core.detector import GeomDetector
 from core.dirichlet import dirichlet_contributions
 
 __all__ = ["ImageFileError", "ImageReport", "MAX_FILE_BYTES", "MAX_PIXELS", "check_file_size", "describe_preparation",
-           "inspect_image", "load_image_file", "open_image", "should_invert", "to_dataset_shape"]
+           "inspect_image", "load_image_file", "load_image_path", "open_image", "should_invert", "to_dataset_shape"]
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
 """Larger uploads are refused before decoding: no sensible image for a 32x32 model is that big."""
@@ -59,6 +60,19 @@ def load_image_file(data: bytes, channels: int, size: int, dataset: str | None =
     """
     img = open_image(data)
     return to_dataset_shape(img, channels, size, dataset, background, invert)
+
+
+def load_image_path(path: str | os.PathLike[str], channels: int, size: int, dataset: str | None = None,
+                    invert: bool = False) -> np.ndarray:
+    """:func:`load_image_file` of a file on disk, checking its size before reading it (a stray video
+    should not fill the memory); an unreadable file is an ImageFileError too."""
+    try:
+        check_file_size(os.stat(path).st_size)
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ImageFileError(f"The file cannot be read ({exc.strerror or exc}).") from None
+    return load_image_file(data, channels, size, dataset, invert=invert)
 
 
 def open_image(data: bytes) -> Image.Image:

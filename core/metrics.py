@@ -90,6 +90,12 @@ def threshold_at_tpr(is_normal: np.ndarray, scores: np.ndarray, tpr: float = 0.9
     return float(normal[math.ceil(tpr * normal.size) - 1])
 
 
+def fpr_at_tpr(is_normal: np.ndarray, scores: np.ndarray, tpr: float = 0.95) -> float:
+    """The share of anomalies called normal at :func:`threshold_at_tpr`'s threshold: ODIN's "FPR at 95%
+    TPR", which it tuned its settings by (lower is better)."""
+    return rates_at_threshold(is_normal, scores, threshold_at_tpr(is_normal, scores, tpr))["fpr"]
+
+
 def auroc_per_class(labels: np.ndarray, is_normal: np.ndarray, scores: np.ndarray) -> dict[int, float]:
     """AUROC of the normal images against each anomalous class alone, keyed by class id.
 

@@ -21,6 +21,9 @@ as printed (e.g. 93.5, not 0.935); divide by 100 before comparing with a raw AUR
   datasets' class names are already in alphabetical order, so their rows need no mapping.
 - One cell is not cleanly legible in the source text: Table 2 (AUPR-in), Cats-vs-Dogs, class 1,
   CAE-OC-SVM. It is stored as 40.7, which the printed average confirms; see the CSV's note.
+- Section 5.5's out-of-distribution figures (CIFAR-10 against tiny-ImageNet resized, from ODIN's
+  release; GEOM and ODIN) are ``assets/paper_ood.csv``, one row per method with its three metrics
+  (:func:`paper_ood`).
 """
 
 from __future__ import annotations
@@ -140,3 +143,27 @@ def paper_datasets() -> tuple[str, ...]:
     for r in _load("auroc"):
         seen.setdefault(r["dataset"], None)
     return tuple(seen)
+
+
+@dataclass(frozen=True)
+class PaperOod:
+    """One method's Section 5.5 figures, in %: trained on ``in_dataset``, tested against ``out_dataset``."""
+
+    in_dataset: str
+    out_dataset: str
+    method: str  # geom (the paper's two-headed WRN) or odin
+    values: dict[str, float]  # metric (METRICS) -> value in %
+    note: str
+
+
+@cache
+def _ood_rows() -> tuple[PaperOod, ...]:
+    with open(ASSETS_DIR / "paper_ood.csv", newline="", encoding="utf-8") as f:
+        return tuple(PaperOod(r["in_dataset"], r["out_dataset"], r["method"], {m: float(r[m]) for m in METRICS},
+                              r["note"]) for r in csv.DictReader(f))
+
+
+def paper_ood(in_dataset: str | None = None) -> list[PaperOod]:
+    """Section 5.5's published figures, of one in-distribution dataset or all. The paper's OOD set
+    (tiny-ImageNet resized) is not this project's data, so they set ours in context, no more."""
+    return [r for r in _ood_rows() if in_dataset is None or r.in_dataset == in_dataset]

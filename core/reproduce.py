@@ -79,11 +79,12 @@ def collect_runs(root: str | Path, dataset: str, methods: list[str], preset: str
 
 
 def available_datasets(root: str | Path) -> dict[str, set[str]]:
-    """dataset -> presets with at least one complete plain-preset run under ``root``."""
+    """dataset -> presets with at least one complete plain-preset run under ``root`` of a one-class method
+    (an out-of-distribution run has no place in these tables)."""
     found: dict[str, set[str]] = defaultdict(set)
     for run in evaluated(find_runs(root)):
         preset = run.meta.get("preset")
-        if preset and run_seed_pattern(preset).match(run.path.name):
+        if run.meta.get("method", GEOM) in DETECTORS and preset and run_seed_pattern(preset).match(run.path.name):
             found[run.meta["dataset"]].add(preset)
     return dict(found)
 

@@ -51,6 +51,9 @@ RUN_FILE, METRICS_FILE, SCORES_FILE, MODEL_FILE = "run.json", "metrics.json", "s
 HISTORY_FILE = "history.json"
 HISTORY_KEYS = ("step", "loss", "accuracy", "lr", "elapsed_s")  # every history.json row holds these numbers
 REQUIRED_META = ("dataset", "normal_class", "class_label", "preset", "seed")  # what every reader of a run needs
+# The <method> level of Section 5.5's out-of-distribution runs (core.ood): a two-headed classifier of a
+# labelled dataset, not a one-class detector, so the one-class readers refuse them (one_class_refusal).
+OOD_METHOD = "ood"
 # write_run's hidden siblings: .<name>.tmp-<hex> (being written) and .<name>.old-<hex> (being replaced).
 LEFTOVER = re.compile(r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-[0-9a-f]{8}$")
 
@@ -189,10 +192,20 @@ def _is_history_row(row: object) -> bool:
     return isinstance(row, dict) and all(isinstance(row.get(k), (int, float)) for k in HISTORY_KEYS)
 
 
+def one_class_refusal(run: RunInfo, action: str = "open it") -> str | None:
+    """Why a one-class reader (a detector loader, a one-class page) cannot ``action`` with ``run``, or None
+    when it can: an out-of-distribution run holds a two-headed classifier, no one-class detector."""
+    if run.meta.get("method") != OOD_METHOD:
+        return None
+    return (f"{run.path} is an out-of-distribution run (python -m core ood, the paper's Section 5.5): its network "
+            "classifies a labelled dataset and scores images against all of it, so it is no one-class detector "
+            f"and cannot {action}; open it on the explorer's Out-of-distribution page")
+
+
 def run_meta(method: str, data: ImageDataset, normal_class: int, preset: str, seed: int, config: dict[str, Any],
              device: torch.device | str, n_train: int, n_test: int, train_s: float, score_s: float,
              cpu_s: float) -> dict[str, Any]:
-    """The run.json fields every method writes, so the CLI, the tables and the explorer read all alike."""
+    """The run.json fields every one-class method writes, so the CLI, the tables and the explorer read all alike."""
     return {
         "method": method,
         "dataset": data.name,
@@ -203,9 +216,16 @@ def run_meta(method: str, data: ImageDataset, normal_class: int, preset: str, se
         "preset": preset,
         "seed": seed,
         "config": config,
-        "device": str(device),
         "n_train": int(n_train),
         "n_test": int(n_test),
+        **cost_meta(device, train_s, score_s, cpu_s),
+    }
+
+
+def cost_meta(device: torch.device | str, train_s: float, score_s: float, cpu_s: float) -> dict[str, Any]:
+    """Where and how long a run ran, and with what: the run.json fields of every kind of run."""
+    return {
+        "device": str(device),
         "train_seconds": round(train_s, 2),
         "score_seconds": round(score_s, 2),
         "seconds": round(train_s + score_s, 2),

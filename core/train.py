@@ -172,6 +172,45 @@ def current_lr(optimiser: torch.optim.Optimizer) -> float:
     return float(optimiser.param_groups[0]["lr"])
 
 
+class ProgressTally:
+    """Mean loss and accuracy between reports, sent to ``progress`` and appended to ``history`` every
+    ``report_every`` steps and at the last: one account of a training for every loop that trains.
+
+    The sums stay on the device between reports, so keeping a history costs one synchronisation per
+    report, not one per step. With neither ``progress`` nor ``history`` it does nothing.
+    """
+
+    def __init__(self, total: int, device: torch.device, optimiser: torch.optim.Optimizer,
+                 progress: ProgressFn | None, history: list[TrainProgress] | None,
+                 report_every: int | None = None) -> None:
+        self.total, self.optimiser, self.progress, self.history = total, optimiser, progress, history
+        self.report_every = report_every or max(1, total // 100)
+        self.active = progress is not None or history is not None
+        self.loss_sum = torch.zeros((), device=device)
+        self.correct_sum = torch.zeros((), device=device)
+        self.seen = 0
+        self.start = time.perf_counter()
+
+    def add(self, step: int, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """Count one step's mean ``loss`` and the accuracy of ``logits`` on ``labels``; report when due."""
+        if not self.active:
+            return
+        self.loss_sum += loss.detach() * len(labels)
+        self.correct_sum += (logits.detach().argmax(1) == labels).sum()
+        self.seen += len(labels)
+        if step % self.report_every == 0 or step == self.total:
+            report = TrainProgress(step, self.total, float(self.loss_sum) / self.seen,
+                                   float(self.correct_sum) / self.seen, time.perf_counter() - self.start,
+                                   current_lr(self.optimiser))
+            if self.history is not None:
+                self.history.append(report)
+            if self.progress is not None:
+                self.progress(report)
+            self.loss_sum.zero_()
+            self.correct_sum.zero_()
+            self.seen = 0
+
+
 def train_classifier(
     x: torch.Tensor,
     config: GeomConfig,
@@ -184,8 +223,7 @@ def train_classifier(
     """Train the transform classifier on normal images ``x`` (N, C, H, W) in [-1, 1].
 
     Every ``report_every`` steps (and at the last) the mean loss and accuracy since the previous
-    report go to ``progress`` and are appended to ``history``. The sums stay on the device between
-    reports, so keeping a history costs one synchronisation per report, not one per step.
+    report go to ``progress`` and are appended to ``history`` (:class:`ProgressTally`).
 
     ``on_step(step, model)`` runs after every optimiser step: the model at step s is the model a
     run of ``steps=s`` would end with (the pair sequence and Adam do not depend on the total), so
@@ -200,30 +238,13 @@ def train_classifier(
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     x = x.to(device)
     total = config.total_steps(len(x))
-    report_every = report_every or max(1, total // 100)
+    tally = ProgressTally(total, device, optimiser, progress, history, report_every)
     model.train()
-    start = time.perf_counter()
-    loss_sum = torch.zeros((), device=device)
-    correct_sum = torch.zeros((), device=device)
-    seen = 0
     for step, (img_idx, labels) in enumerate(pair_batches(len(x), k, config.batch_size, total, generator), 1):
         labels = labels.to(device, non_blocking=True)
         batch = tset.apply(x[img_idx.to(device, non_blocking=True)], labels).contiguous(memory_format=MEMORY_FORMAT)
         loss, logits = optimise_step(model, optimiser, batch, labels, dtype)
-        if progress is not None or history is not None:
-            loss_sum += loss.detach() * len(labels)
-            correct_sum += (logits.detach().argmax(1) == labels).sum()
-            seen += len(labels)
-            if step % report_every == 0 or step == total:
-                report = TrainProgress(step, total, float(loss_sum) / seen, float(correct_sum) / seen,
-                                       time.perf_counter() - start, current_lr(optimiser))
-                if history is not None:
-                    history.append(report)
-                if progress is not None:
-                    progress(report)
-                loss_sum.zero_()
-                correct_sum.zero_()
-                seen = 0
+        tally.add(step, loss, logits, labels)
         if on_step is not None:
             on_step(step, model)
     model.eval()

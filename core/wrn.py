@@ -75,11 +75,16 @@ class WideResNet(nn.Module):
                 nn.init.uniform_(m.weight, -bound, bound)
                 nn.init.zeros_(m.bias)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled, flattened features the linear head reads: (N, C, H, W) -> (N, fc.in_features).
+
+        A second head on the same features (core.ood's class head) reads them from here."""
+        h = F.relu(self.bn(self.blocks(self.conv(x))))
+        return torch.flatten(F.avg_pool2d(h, 8), 1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits over the transforms for an (N, C, H, W) batch scaled to [-1, 1]."""
-        h = F.relu(self.bn(self.blocks(self.conv(x))))
-        h = F.avg_pool2d(h, 8)
-        return self.fc(torch.flatten(h, 1))
+        return self.fc(self.features(x))
 
 
 def _fold_bn_into_conv(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:

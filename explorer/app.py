@@ -32,6 +32,7 @@ PAGES = {
     "Compare": [
         st.Page(str(ROOT / "pages" / "compare.py"), title="Compare two runs", icon=":material/compare:"),
         st.Page(str(ROOT / "pages" / "results.py"), title="Results vs baselines", icon=":material/leaderboard:"),
+        st.Page(str(ROOT / "pages" / "ood.py"), title="Out-of-distribution", icon=":material/scatter_plot:"),
     ],
     "Why it works": [
         st.Page(str(ROOT / "pages" / "ablation.py"), title="Transform invariance", icon=":material/flip:"),

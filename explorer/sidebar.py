@@ -54,7 +54,7 @@ def train_panel() -> None:
         st.sidebar.error(str(exc))
         return
     labels = data.class_labels()
-    run_cls = int(meta.get("normal_class", 0)) if name == meta.get("dataset") else 0
+    run_cls = int(meta.get("normal_class") or 0) if name == meta.get("dataset") else 0  # OOD runs have none
     cls = st.sidebar.selectbox("Normal class", range(len(labels)), format_func=lambda i: labels[i],
                                index=run_cls if run_cls < len(labels) else 0)
     presets = list(PRESETS)
@@ -181,7 +181,8 @@ def run_picker() -> None:
 def run_summary(run: RunInfo) -> None:
     """The chosen run in one box: what it is and its AUROC (baselines have their own score)."""
     auroc = run.metrics.get(score_key(run), {}).get("auroc")
-    method = "" if state.is_geom(run) else f"{run.meta.get('method')} baseline · "
+    kind = state.run_kind(run)
+    method = f"{kind} · " if kind else ""
     st.sidebar.success(f"**{run.meta['dataset']} · {run.meta['class_label']}**  \n"
                        f"{method}{run.meta['preset']} · seed {run.meta['seed']}"
                        + ("" if auroc is None else f" · AUROC {100 * auroc:.1f}"))

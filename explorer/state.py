@@ -19,11 +19,14 @@ import streamlit as st
 
 from core.data import DataError, ImageDataset, load_dataset
 from core.detector import GeomDetector
+from core.ood.run import OodScores
 from core.runs import (
+    OOD_METHOD,
     CheckpointError,
     DamagedRunError,
     RunInfo,
     RunScan,
+    one_class_refusal,
     read_run,
     recover_interrupted_writes,
     resolve_run_folder,
@@ -91,6 +94,12 @@ def scores(run_path: str, mtime: float) -> RunScores:
     return RunScores.of(read_run(run_path))
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def ood_scores(run_path: str, mtime: float) -> OodScores:
+    """An out-of-distribution run's scores; ``mtime`` makes a rerun in the same folder read afresh."""
+    return OodScores.of(read_run(run_path))
+
+
 class ResultStore:
     """Results that cost training or many forward passes, shared by every session of the server.
 
@@ -139,6 +148,18 @@ def available_runs() -> RunScan:
 
 def is_geom(run: RunInfo) -> bool:
     return run.meta.get("method", "geom") == "geom"
+
+
+def is_ood(run: RunInfo) -> bool:
+    """A run of ``python -m core ood`` (Section 5.5), which only the Out-of-distribution page shows."""
+    return run.meta.get("method") == OOD_METHOD
+
+
+def run_kind(run: RunInfo) -> str:
+    """What a run is, for the words beside its name: empty for GEOM's one-class runs."""
+    if is_geom(run):
+        return ""
+    return "out-of-distribution run" if is_ood(run) else f"{run.meta.get('method')} baseline"
 
 
 def select_run(path: Path | str) -> None:
@@ -231,6 +252,10 @@ def require_run() -> RunInfo:
     run = current_run()
     if run is None:
         st.info("No model chosen yet. Train one or open a saved run in the sidebar (or on the Home page).")
+        st.stop()
+    refusal = one_class_refusal(run, "be shown on this page")
+    if refusal:
+        st.warning(f"{refusal}.")
         st.stop()
     if not is_geom(run):
         st.warning(f"The chosen run is a **{run.meta.get('method')}** baseline, and this page shows GEOM "

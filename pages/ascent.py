@@ -30,8 +30,8 @@ run = state.current_run()
 if run is None:
     st.info("No model chosen yet in the sidebar: using the paper's preset model instead (or choose a run).")
 elif not state.is_geom(run):
-    st.info(f"The sidebar's run is a {run.meta.get('method')} baseline, which has no GEOM score to climb: using "
-            "the paper's preset model instead (or open a GEOM run in the sidebar).")
+    st.info(f"The sidebar's run ({state.run_kind(run)}) has no one-class GEOM score to climb: using the paper's "
+            "preset model instead (or open a GEOM run in the sidebar).")
     run = None
 sources = [PRESET] if run is None else [
     f"the sidebar's run ({run.meta['dataset']} · {run.meta['class_label']})", PRESET]

@@ -46,8 +46,9 @@ st.markdown(
 )
 
 run = state.current_run()
-# The run's normal class, else a 7: lopsided, so every flip and rotation shows.
-name, cls = (run.meta["dataset"], int(run.meta["normal_class"])) if run else ("digits", 7)
+# The run's normal class (an out-of-distribution run has none: its first class), else a 7: lopsided, so
+# every flip and rotation shows.
+name, cls = (run.meta["dataset"], int(run.meta["normal_class"] or 0)) if run else ("digits", 7)
 st.subheader(f"The 72 transforms of a {name} training image")
 pick = st.number_input("Another image", min_value=0, value=0, step=1,
                        help="Rows: rotation, unflipped then flipped; columns: the 9 shifts by a quarter of the side "

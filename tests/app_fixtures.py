@@ -179,3 +179,45 @@ def normal_only_folder(folder: Path, n: int = 40, digit: int = 3) -> Path:
     for i, img in enumerate(images):
         Image.fromarray((img * 255 / 16).astype(np.uint8), "L").resize((32, 32)).save(folder / f"{i}.png")
     return folder
+
+
+def geom_run_without_model(root: Path) -> Path:
+    """A finished GEOM one-class run's folder (model aside) under ``root``: what the out-of-distribution
+    readers must refuse, made in milliseconds instead of trained."""
+    import numpy as np
+
+    from core.metrics import detection_metrics
+    from core.runs import run_dir, write_run
+
+    is_normal = np.arange(40) % 4 == 0
+    score = is_normal + np.random.default_rng(0).normal(scale=0.5, size=40)
+    meta = {"method": "geom", "dataset": "digits", "normal_class": 3, "class_name": "3", "class_label": "3",
+            "class_names": [str(i) for i in range(10)], "preset": "tiny", "seed": 0}
+    scores = {"test_index": np.arange(40), "labels": np.arange(40) % 10, "is_normal": is_normal, "dirichlet": score,
+              "simple": score}
+    metrics = {m: detection_metrics(is_normal, score) for m in ("dirichlet", "simple")}
+    return write_run(run_dir(root, "geom", "digits", 3, "tiny-seed0"), meta, metrics, scores).path
+
+
+OOD_FOLDER_IMAGES = 40
+"""How many readable images :func:`ood_folder` writes (besides its corrupt file and its text file)."""
+
+
+def ood_folder(folder: Path) -> Path:
+    """A folder an out-of-distribution set might arrive as: colour, grey and transparent PNGs and JPEGs of
+    many sizes, half of them in a sub-folder, plus one corrupt PNG (``broken.png``) and a text file."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (folder / "more").mkdir(parents=True, exist_ok=True)
+    for i in range(OOD_FOLDER_IMAGES):
+        side = int(rng.integers(12, 90))
+        mode = ("RGB", "L", "RGBA")[i % 3]
+        shape = (side, side + i % 7) + (() if mode == "L" else (len(mode),))
+        image = Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode)
+        name = f"{'more/' if i % 2 else ''}img{i}.{'jpg' if mode == 'RGB' and i % 4 == 0 else 'png'}"
+        image.save(folder / name)
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    (folder / "notes.txt").write_text("not an image")
+    return folder

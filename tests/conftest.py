@@ -177,3 +177,17 @@ def rot4_det():
     cfg = GeomConfig(width=1, transforms="rot4", in_channels=1, steps=6, batch_size=32, fit_images=60, seed=0,
                      precision="fp32")
     return GeomDetector(cfg, "cpu").fit(data.x_train[data.y_train == 3][:120])
+
+
+# ----- an out-of-distribution run (the paper's Section 5.5), shared by the OOD tests -------------------
+@pytest.fixture(scope="session")
+def ood_run(tmp_path_factory: pytest.TempPathFactory):
+    """RunInfo of ``python -m core ood``'s engine on the ``tiny`` preset: the offline digits against a
+    folder of PNGs and JPEGs of many sizes and modes with one corrupt file (tests.app_fixtures.ood_folder).
+    Seconds of training; its own results folder is ``ood_run.path.parents[3]``."""
+    from core.ood import OodRequest, run_ood
+    from tests.app_fixtures import ood_folder
+
+    root = tmp_path_factory.mktemp("ood")
+    folder = ood_folder(root / "noise")
+    return run_ood(OodRequest("digits", f"folder:{folder}", "tiny", 0, "cpu", None, str(root / "results")))

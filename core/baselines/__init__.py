@@ -38,7 +38,7 @@ from core.baselines.deep_svdd import DeepSVDD
 from core.baselines.dsebm import DSEBM
 from core.baselines.ocsvm import CAEOCSVMFair, CAEOCSVMHindsight, RawOCSVMFair, RawOCSVMHindsight
 from core.detector import GeomDetector
-from core.runs import MODEL_FILE, RunInfo
+from core.runs import MODEL_FILE, RunInfo, one_class_refusal
 
 METHODS: dict[str, type[Baseline]] = {
     cls.method: cls
@@ -112,8 +112,12 @@ def load_baseline(path, device: str = "auto") -> Baseline:
 
 
 def load_run_detector(run: RunInfo, device: str = "auto", **load_options: Any) -> BaseDetector:
-    """The detector a run folder saved, whatever its method; FileNotFoundError or CheckpointError saying why not.
-    ``load_options`` go to the method's ``load`` (GEOM's ``precision``, say)."""
+    """The detector a run folder saved, whatever its method; ValueError (an out-of-distribution run),
+    FileNotFoundError or CheckpointError saying why not. ``load_options`` go to the method's ``load``
+    (GEOM's ``precision``, say)."""
+    refusal = one_class_refusal(run, "be loaded as a detector")
+    if refusal:
+        raise ValueError(refusal)
     if not run.model_path.is_file():
         raise FileNotFoundError(f"{run.path} has no {MODEL_FILE}: it was saved without its model, so nothing can be "
                                 "scored with it; train the run again")

@@ -5,6 +5,7 @@
 - :mod:`core.cli.section6`: ``ablation``, ``ascent``, ``explain`` (the paper's Section 6)
 - :mod:`core.cli.score`: ``score`` (image files and folders, with a run's saved threshold)
 - :mod:`core.cli.export`: ``export`` (a run's detector as one ONNX graph)
+- :mod:`core.cli.ood`: ``ood`` (the paper's Section 5.5: out-of-distribution detection with class labels)
 
 Shared options and printing are in :mod:`core.cli.common`, argparse types in :mod:`core.cli.args`,
 the options of verbs that run many jobs (``--backend local|ray``) in :mod:`core.cli.backend`.
@@ -28,7 +29,7 @@ __all__ = ["COMMANDS", "USER_ERRORS", "build_parser", "main", "print_table", "su
 USER_ERRORS = (DataError, CheckpointError, BackendError, ValueError, FileNotFoundError, MissingPackageError)
 # The verb modules, in the order `python -m core --help` lists their verbs; each registers on import.
 COMMAND_MODULES: tuple[str, ...] = ("core.cli.run", "core.cli.score", "core.cli.reproduce", "core.cli.section6",
-                                     "core.cli.export")
+                                     "core.cli.export", "core.cli.ood")
 
 
 def build_parser() -> argparse.ArgumentParser:

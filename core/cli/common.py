@@ -8,7 +8,7 @@ from core.baselines import load_run_detector
 from core.cli.args import device_arg, non_negative_int, positive_int
 from core.data import ImageDataset, parse_class
 from core.detector import GeomDetector
-from core.runs import RunInfo, read_run, recover_interrupted_writes, results_root
+from core.runs import RunInfo, one_class_refusal, read_run, recover_interrupted_writes, results_root
 from core.train import DEVICE_CHOICES
 
 
@@ -41,6 +41,9 @@ def run_detector(run_dir: str, device: str, action: str = "work with this comman
     """A GEOM run folder's detector, or a user error saying why not: not a run folder, a baseline's
     run (``action`` says what only GEOM runs do), no model.pt, a damaged checkpoint."""
     run = read_run(run_dir)  # FileNotFoundError / DamagedRunError with a clear message when it is not a run folder
+    refusal = one_class_refusal(run, action)
+    if refusal:
+        raise ValueError(refusal)
     method = run.meta.get("method", GeomDetector.method)
     if method != GeomDetector.method:
         raise ValueError(f"{run.path} is a {method} baseline run: only GEOM runs {action}")

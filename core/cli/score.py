@@ -31,7 +31,7 @@ from core.base_detector import BaseDetector
 from core.baselines import load_run_detector
 from core.cli.args import device_arg, positive_int
 from core.cli.commands import command
-from core.images import ImageFileError, check_file_size, open_image, to_dataset_shape
+from core.images import ImageFileError, load_image_path
 from core.progress import ProgressBar
 from core.runs import read_run
 from core.scores import format_score
@@ -75,13 +75,7 @@ def files_under(paths: list[str]) -> list[Path]:
 def read_image(path: Path, det: BaseDetector, dataset: str, invert: bool) -> np.ndarray:
     """One file as a uint8 (H, W, C) image prepared like ``dataset``'s training images, or ImageFileError."""
     assert det.input_shape is not None  # a loaded detector knows its input
-    channels, size = det.input_shape[0], det.input_shape[1]
-    try:
-        check_file_size(path.stat().st_size)  # before reading: a stray video should not fill the memory
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImageFileError(f"The file cannot be read ({exc.strerror or exc}).") from None
-    return to_dataset_shape(open_image(data), channels, size, dataset, invert=invert)
+    return load_image_path(path, det.input_shape[0], det.input_shape[1], dataset, invert)
 
 
 def score_files(det: BaseDetector, files: list[Path], dataset: str, invert: bool, batch_size: int,

@@ -90,6 +90,16 @@ def image_files(folder: Path | str) -> list[str]:
         ]
 
 
+def image_files_under(folder: Path | str) -> list[str]:
+    """Paths of the image files anywhere under ``folder`` (by extension), sorted; hidden files and
+    folders are skipped, as :func:`image_files` skips them."""
+    found: list[str] = []
+    for root, dirs, _files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(image_files(root))
+    return sorted(found)
+
+
 def list_class_tree(split_dir: Path) -> list[tuple[str, list[str]]]:
     """Sorted (class folder, image files) pairs under split_dir; empty class folders are dropped."""
     out = []

@@ -70,8 +70,11 @@ def class_bar_chart(table: ResultTable, show_paper: bool = True) -> go.Figure:
 
 
 def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str = "ROC (normal = positive)",
-                paper_auroc: Mapping[str, float | None] | None = None) -> go.Figure:
-    """ROC curves of several methods on one class. ``curves``: method -> (is_normal, normality score).
+                paper_auroc: Mapping[str, float | None] | None = None, titles: Mapping[str, str] | None = None,
+                positive: str = "normal", negative: str = "anomalies") -> go.Figure:
+    """ROC curves of several methods on one evaluation set. ``curves``: method -> (is_positive, score,
+    higher = more positive); ``titles`` names methods outside the one-class registry (the OOD page's),
+    and ``positive`` / ``negative`` name the two groups on the axes.
 
     Each legend entry carries our AUROC and, where the paper has one, its AUROC (in %).
     """
@@ -79,15 +82,16 @@ def roc_overlay(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], title: str 
     fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance (50.0)",
                              line=dict(dash="dash", color="grey")))
     for m, (is_normal, score) in curves.items():
+        name = titles[m] if titles is not None else method_title(m)
         c = detection_curves(is_normal, score)
         auroc = 100 * detection_metrics(is_normal, score)["auroc"]
         ref = (paper_auroc or {}).get(m)
-        label = f"{method_title(m)}: {auroc:.1f}" + ("" if ref is None else f" (paper {ref:.1f})")
+        label = f"{name}: {auroc:.1f}" + ("" if ref is None else f" (paper {ref:.1f})")
         fig.add_trace(go.Scatter(x=c.fpr, y=c.tpr, mode="lines", name=label,
                                  line=dict(color=method_color(m), width=2.5 if m == "geom" else 2),
-                                 hovertemplate=f"{method_title(m)}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}<extra></extra>"))
+                                 hovertemplate=f"{name}<br>FPR %{{x:.3f}}<br>TPR %{{y:.3f}}<extra></extra>"))
     fig.update_layout(title=title, margin=_MARGIN,
                       legend=dict(x=0.98, y=0.02, xanchor="right", yanchor="bottom", title="AUROC (%)"))
-    fig.update_xaxes(title="false positive rate (anomalies called normal)", range=[0, 1], constrain="domain")
-    fig.update_yaxes(title="true positive rate (normal called normal)", range=[0, 1.02])
+    fig.update_xaxes(title=f"false positive rate ({negative} called {positive})", range=[0, 1], constrain="domain")
+    fig.update_yaxes(title=f"true positive rate ({positive} called {positive})", range=[0, 1.02])
     return fig

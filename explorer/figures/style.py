@@ -28,6 +28,9 @@ METHOD_COLORS: dict[str, str] = {
     "dsebm": "#8c564b",
     "dagmm": "#e377c2",
     "adgan": "#17becf",
+    # the class head's scores on the out-of-distribution page (GEOM keeps its blue there too)
+    "msp": "#bcbd22",
+    "odin": "#7f7f7f",
 }
 
 # ``st.plotly_chart(..., config=STATIC_CHART)``: no toolbar over pictures that are not meant for zooming.
