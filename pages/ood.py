@@ -71,8 +71,6 @@ if meta.get("out_skipped"):
 references = paper_ood(meta["dataset"])
 left, right = st.columns([3, 2])
 show(ood_roc(scores, {r.method: r.values["auroc"] for r in references}), left)
-right.subheader("Metrics (%)")
-right.dataframe(metric_rows(run), hide_index=True)
 if references:
     right.caption(f"The paper's rows test {references[0].in_dataset} against {references[0].out_dataset} "
                   "(tiny-ImageNet resized, from ODIN's release), not this run's OOD set: they set ours in context, "
@@ -80,6 +78,9 @@ if references:
 else:
     right.caption("The paper reports Section 5.5 for CIFAR-10 only. AUPR-in takes the in-distribution images as "
                   "positive, AUPR-out the OOD ones.")
+# full width: the data column names both sets, and a narrow column hid the figures behind a scroll bar
+st.subheader("Metrics (%)")
+st.dataframe(metric_rows(run), hide_index=True)
 
 st.subheader("Either end of the GEOM score")
 columns = st.columns(2)
