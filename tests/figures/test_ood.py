@@ -6,6 +6,7 @@ import numpy as np
 
 from core.ood import OodScores
 from explorer.figures.ood import extreme_gallery, ood_roc
+from explorer.figures.style import METHOD_COLORS
 
 
 def synthetic_scores(n_in: int = 30, n_out: int = 20, gallery: int = 4) -> OodScores:
@@ -31,7 +32,7 @@ def test_ood_roc_draws_the_three_scores_with_their_aurocs_and_the_papers() -> No
     assert names[3].startswith("ODIN: ") and names[3].endswith("(paper 92.1)")
     assert fig.layout.xaxis.title.text == "false positive rate (OOD images called in-distribution)"
     assert fig.layout.yaxis.title.text == "true positive rate (in-distribution called in-distribution)"
-    assert [t.line.color for t in fig.data[1:]] == ["#1f77b4", "#bcbd22", "#17becf"]
+    assert [t.line.color for t in fig.data[1:]] == [METHOD_COLORS[m] for m in ("geom", "msp", "odin")]
 
 
 def test_extreme_galleries_caption_each_image_with_its_side_and_score() -> None:
