@@ -112,19 +112,19 @@ def measure(device: torch.device, precision: str, depth: int, width: int, channe
 
 def table(results: Sequence[dict[str, Any]], peer: dict[str, Any] | None) -> str:
     """One row per precision, with the peer's figures and our ratio to them when given."""
-    head = f"{'':<22} {'train img/s':>11} {'score img/s':>11}"
+    head = f"{'':<28} {'train img/s':>11} {'score img/s':>11}"
     rows = [head]
     if peer is not None:
-        rows.append(f"{'authors (Keras)':<22} {peer['train_images_per_s']:>11.0f} {peer['score_images_per_s']:>11.0f}")
+        rows.append(f"{'authors (Keras)':<28} {peer['train_images_per_s']:>11.0f} {peer['score_images_per_s']:>11.0f}")
     for r in results:
         label = f"ours {r['precision']} ({r['layout']})"
-        line = f"{label:<22} {r['train_images_per_s']:>11} {r['score_images_per_s']:>11}"
+        line = f"{label:<28} {r['train_images_per_s']:>11} {r['score_images_per_s']:>11}"
         if peer is not None:
             line += (f"   {r['train_images_per_s'] / peer['train_images_per_s']:.2f}x / "
                      f"{r['score_images_per_s'] / peer['score_images_per_s']:.2f}x the authors'")
         rows.append(line)
         for name in LAYOUTS:
-            rows.append(f"{'  bare ' + name:<22} {r[f'bare_train_{name}_images_per_s']:>11} "
+            rows.append(f"{'  bare ' + name:<28} {r[f'bare_train_{name}_images_per_s']:>11} "
                         f"{r[f'bare_score_{name}_images_per_s']:>11}")
     return "\n".join(rows)
 
