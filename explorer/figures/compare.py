@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from core.compare import ClassAuroc
 from core.metrics import detection_curves, detection_metrics
-from explorer.figures.style import OTHER_COLOR, RUN_COLORS
+from explorer.figures.style import LEGEND_ABOVE, OTHER_COLOR, RUN_COLORS
 from explorer.figures.why import SCORE_NAMES
 
 SCORE_DASH = {"dirichlet": "solid", "simple": "dash"}
@@ -36,7 +36,7 @@ def class_auroc_pair_bars(rows: Sequence[ClassAuroc], class_labels: Mapping[int,
     fig.update_yaxes(title=f"AUROC (%), {SCORE_NAMES.get(score, score)} score", range=[0, 112],
                      tickvals=list(range(0, 101, 20)))
     fig.update_layout(title=title or None, barmode="group", height=420, margin=_MARGIN,
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"))
+                      legend=LEGEND_ABOVE)
     return fig
 
 

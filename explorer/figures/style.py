@@ -36,6 +36,10 @@ METHOD_COLORS: dict[str, str] = {
 # ``st.plotly_chart(..., config=STATIC_CHART)``: no toolbar over pictures that are not meant for zooming.
 STATIC_CHART = {"displayModeBar": False}
 
+# A horizontal legend above the plot, centred: a figure's title takes the left end of that strip and
+# Streamlit's chart toolbar covers the right end (seen in 1400 px screenshots).
+LEGEND_ABOVE = {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0.5, "xanchor": "center"}
+
 # Lecture mode (the sidebar's toggle; pages apply it through explorer.charts): text a projector shows.
 LECTURE_FONT_PX = 14  # the smallest text on a lecture figure
 LECTURE_TITLE_PX = 20

@@ -24,7 +24,7 @@ from explorer.figures.order import (
     transform_axis,
     transform_order,
 )
-from explorer.figures.style import ANOMALY_COLOR, NORMAL_COLOR, OTHER_COLOR
+from explorer.figures.style import ANOMALY_COLOR, LEGEND_ABOVE, NORMAL_COLOR, OTHER_COLOR
 
 # Red -> amber -> green, all dark enough to read as text on white.
 PROB_COLORSCALE = [[0.0, "#c0392b"], [0.5, "#b9770e"], [1.0, "#1e8449"]]
@@ -145,7 +145,7 @@ def per_transform_accuracy_bars(normal_diag: np.ndarray, anomalous_diag: np.ndar
                   annotation_position="top right")
     fig.update_yaxes(title="p(right transform)", range=[0, 1.02])
     fig.update_layout(title=title or None, barmode="group", bargap=0.15, height=420,
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+                      legend=LEGEND_ABOVE,
                       margin=dict(l=10, r=10, t=50 if title else 30, b=10))
     return _bar_axis(fig, layout)
 
@@ -239,6 +239,6 @@ def contribution_bars(contrib: np.ndarray, transforms: Transforms, normal_mean: 
                         customdata=custom, hovertemplate="%{customdata}<br>normal mean: %{y:.1f}<extra></extra>")
     fig.update_yaxes(title="contribution (higher = more normal)")
     fig.update_layout(title=title or None, height=420, showlegend=ref is not None,
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+                      legend=LEGEND_ABOVE,
                       margin=dict(l=10, r=10, t=50 if title else 30, b=10))
     return _bar_axis(fig, layout)

@@ -15,7 +15,7 @@ from core.transforms import TransformSet, apply_numpy
 from core.why import CHANCE_AUROC, ConfusedPair
 from explorer.figures.gallery import image_grid
 from explorer.figures.order import Transforms, add_block_lines, check_count, name_axis, transform_axis, transform_order
-from explorer.figures.style import NORMAL_COLOR, OTHER_COLOR
+from explorer.figures.style import LEGEND_ABOVE, NORMAL_COLOR, OTHER_COLOR
 
 SCORE_COLORS = {"dirichlet": NORMAL_COLOR, "simple": OTHER_COLOR}  # the paper's score in the normal-image blue
 SCORE_NAMES = {"dirichlet": "Dirichlet", "simple": "simplified"}
@@ -89,7 +89,7 @@ def class_auroc_bars(by_method: Mapping[str, Mapping[int, float]], class_labels:
     fig.update_xaxes(title="anomalous class", type="category")
     fig.update_yaxes(title="AUROC", range=[0, 1.02])
     fig.update_layout(title=title or None, barmode="group", height=380,
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=1, xanchor="right"),
+                      legend=LEGEND_ABOVE,
                       margin=dict(l=10, r=10, t=50 if title else 30, b=10))
     return fig
 

@@ -114,6 +114,8 @@ def test_accuracy_bars_normal_vs_anomalous(k: int) -> None:
     assert list(fig.layout.xaxis.ticktext) == (BLOCKS if k == 72 else displayed(k))
     chance = [s for s in fig.layout.shapes if s.y0 == s.y1]
     assert chance and chance[0].y0 == pytest.approx(1 / k)
+    # the legend sits above the plot, centred, clear of the chart toolbar at the right end
+    assert fig.layout.legend.xanchor == "center" and fig.layout.legend.yanchor == "bottom"
 
 
 def test_accuracy_bars_without_anomalies_and_bad_shapes() -> None:
